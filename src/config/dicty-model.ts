@@ -1,0 +1,52 @@
+/**
+ * The dicty stand-in's model parameters: one table that the generator, the
+ * config's `dataset:` overrides, the CLI flags and docs/data.md all read.
+ * Lengths are in box units (the box has side `box`); stored positions are
+ * divided by `box` so they live in the unit box like the reference's.
+ */
+export interface ModelParam {
+  key: string;
+  default: number;
+  integer: boolean;
+  /** Smallest allowed value; `exclusiveMin` makes it strict. */
+  min: number;
+  exclusiveMin?: boolean;
+  help: string;
+}
+
+export const MODEL_PARAMS = [
+  { key: 'cells', default: 1000, integer: true, min: 1, help: 'number of cells N' },
+  { key: 'frames', default: 9997, integer: true, min: 2, help: 'number of stored frames T (one per dt)' },
+  { key: 'box', default: 2.0, integer: false, min: 0, exclusiveMin: true, help: 'side L of the periodic box' },
+  { key: 'dt', default: 0.002, integer: false, min: 0, exclusiveMin: true, help: 'time between stored frames' },
+  { key: 'substeps', default: 4, integer: true, min: 1, help: 'integration sub-steps per frame (keeps the stiff spring stable)' },
+  { key: 'v0', default: 0.3, integer: false, min: 0, help: 'self-propulsion speed along the polarity' },
+  { key: 'mu', default: 1.0, integer: false, min: 0, help: 'mobility multiplying the pair forces' },
+  { key: 'k_rep', default: 250, integer: false, min: 0, help: 'linear-spring repulsion stiffness below r0' },
+  { key: 'r0', default: 0.12, integer: false, min: 0, exclusiveMin: true, help: 'rest distance between two cells' },
+  { key: 'k_adh', default: 20, integer: false, min: 0, help: 'adhesion strength between r0 and r_on' },
+  { key: 'r_on', default: 0.2, integer: false, min: 0, exclusiveMin: true, help: 'outer edge of the adhesion shell' },
+  { key: 'adh_width', default: 0.01, integer: false, min: 0, exclusiveMin: true, help: 'width of the sigmoid gates of the adhesion shell' },
+  { key: 'max_radius', default: 0.25, integer: false, min: 0, exclusiveMin: true, help: 'interaction cut-off (cell-list size)' },
+  { key: 'centres', default: 3, integer: true, min: 0, help: 'number of cAMP aggregation centres' },
+  { key: 'wave_period', default: 4.0, integer: false, min: 0, exclusiveMin: true, help: 'period of the outward cAMP waves' },
+  { key: 'wavelength', default: 0.8, integer: false, min: 0, exclusiveMin: true, help: 'wavelength of the cAMP waves' },
+  { key: 'turn_rate', default: 2.0, integer: false, min: 0, help: 'rate at which polarity turns toward the signal' },
+  { key: 'rot_diffusion', default: 0.3, integer: false, min: 0, help: 'rotational diffusion of the polarity' },
+] as const satisfies readonly ModelParam[];
+
+export type ModelParamKey = (typeof MODEL_PARAMS)[number]['key'];
+export type ModelParams = Record<ModelParamKey, number>;
+
+/** Presets are named overrides of the defaults above. */
+export const PRESETS: Record<string, { about: string; params: Partial<ModelParams> }> = {
+  dicty: { about: "the protocol's shape: 1000 cells x 9997 frames", params: {} },
+  'dicty-small': { about: 'a CPU-minute study preset', params: { cells: 200, frames: 400 } },
+  'dicty-tiny': { about: 'for tests: seconds to generate and to train', params: { cells: 32, frames: 40 } },
+};
+
+export const PRESET_NAMES = Object.keys(PRESETS);
+
+export function modelDefaults(): ModelParams {
+  return Object.fromEntries(MODEL_PARAMS.map((p) => [p.key, p.default])) as ModelParams;
+}
