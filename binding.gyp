@@ -1,0 +1,14 @@
+{
+  "targets": [
+    {
+      "target_name": "inrscape_native",
+      "sources": ["native/addon.cc", "native/dicty.cc", "native/thread_pool.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-ffp-contract=off", "-pthread"],
+      "ldflags": ["-pthread"]
+    }
+  ]
+}

@@ -1,0 +1,80 @@
+import { invalid } from './messages.js';
+import { parseSearchSpace, type SearchSpaceOverrides } from './search-range.js';
+import { oneOfRule, unknownKeyRule } from './suggest.js';
+import { COUNT, NON_NEGATIVE, POSITIVE, SEED, copyYamlValue, readNumber, readSection, type NumberRule, type YamlMapping } from './values.js';
+
+export const AGENTS = ['rules', 'tpe', 'random', 'llm'] as const;
+export type AgentName = (typeof AGENTS)[number];
+
+export interface StudyConfig {
+  /** Trials in the whole study. */
+  iterations: number;
+  /** Trials trained side by side in one batch. */
+  slots: number;
+  /** Iterations per block (the reference's `n_iter_block`). */
+  block: number;
+  /** Exploration constant of the PUCT score. */
+  ucb_c: number;
+  /** A trial running longer is stopped and classed poor, as the protocol's time limit says. */
+  max_trial_minutes: number;
+  agent: AgentName;
+  seed: number;
+  search_space: SearchSpaceOverrides;
+  /** Settings of the LLM agent (provider, model, base_url, instructions), kept as written for that agent to read. */
+  llm?: YamlMapping;
+}
+
+/** The reference's loop: 4 slots, blocks of 24; 48 iterations is two blocks. */
+export function defaultStudy(): StudyConfig {
+  return {
+    iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 60,
+    agent: 'rules', seed: 0, search_space: {},
+  };
+}
+
+type NumericStudyKey = 'iterations' | 'slots' | 'block' | 'ucb_c' | 'max_trial_minutes' | 'seed';
+
+const NUMBER_RULES: Record<NumericStudyKey, NumberRule> = {
+  iterations: COUNT, slots: COUNT, block: COUNT, ucb_c: NON_NEGATIVE, max_trial_minutes: POSITIVE, seed: SEED,
+};
+
+/** `n_iter_block` is the reference's name for `block`: accepted on input, written back as `block`. */
+const ALIASES: Record<string, NumericStudyKey> = { n_iter_block: 'block' };
+
+const STUDY_KEYS: readonly string[] = [...Object.keys(NUMBER_RULES), 'agent', 'search_space', 'llm', ...Object.keys(ALIASES)];
+
+function isNumericKey(key: string): key is NumericStudyKey {
+  return Object.hasOwn(NUMBER_RULES, key);
+}
+
+export function parseStudy(value: unknown, warnings: string[]): StudyConfig {
+  const section = readSection(value, 'study');
+  const study = defaultStudy();
+  const seen = new Map<NumericStudyKey, string>();
+  for (const [key, v] of Object.entries(section)) {
+    const path = `study.${key}`;
+    const target = isNumericKey(key) ? key : Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined;
+    if (target !== undefined) {
+      const n = readNumber(v, path, NUMBER_RULES[target]);
+      const other = seen.get(target);
+      if (other !== undefined && study[target] !== n) {
+        throw invalid(path, n, `conflicts with study.${other} = ${study[target]} (the same setting under another name)`);
+      }
+      seen.set(target, key);
+      study[target] = n;
+    } else if (key === 'agent') {
+      if (typeof v !== 'string' || !(AGENTS as readonly string[]).includes(v)) throw invalid(path, v, oneOfRule(v, AGENTS));
+      study.agent = v as AgentName;
+    } else if (key === 'search_space') {
+      study.search_space = parseSearchSpace(v, warnings);
+    } else if (key === 'llm') {
+      if (v === null || v === undefined) continue;
+      const llm = copyYamlValue(v, path);
+      if (llm === null || typeof llm !== 'object' || Array.isArray(llm)) throw invalid(path, v, 'must be a mapping');
+      study.llm = llm;
+    } else {
+      throw invalid(path, v, unknownKeyRule('study', key, STUDY_KEYS));
+    }
+  }
+  return study;
+}
