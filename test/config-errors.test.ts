@@ -88,7 +88,7 @@ test('model parameter relations blame the value that was set', () => {
   rejectsYaml('dataset: {max_radius: 0.15}', 'dataset.max_radius = 0.15: must be >= r_on (0.2)');
   rejectsYaml('dataset: {r_on: 0.3}', 'dataset.r_on = 0.3: must be <= max_radius (0.25)');
   rejectsYaml(
-    'dataset: {max_radius: 1}',
+    'dataset: {preset: dicty, max_radius: 1}',
     'dataset.max_radius = 1: must be <= box/3 (0.666667) so the cell list has 3 cells per side',
   );
   rejectsYaml('dataset: {box: 0.5}', 'dataset.box = 0.5: must be >= 3 * max_radius (0.75) so the cell list has 3 cells per side');

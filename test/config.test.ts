@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import {
   configToYaml, defaultConfig, defaultInr, loadConfig, parseConfig, resolveSearchSpace,
 } from '../src/config/schema.js';
+import { PRESETS, checkModelParams } from '../src/config/dicty-model.js';
 import { EXPLORABLE_KEYS, FIXED_INR, SEARCH_PARAMS, isExplorable, searchParam } from '../src/config/search-space.js';
 import { closest } from '../src/config/suggest.js';
 
@@ -92,8 +93,7 @@ test('an empty file is the default config: dicty-small, seed 0', () => {
   if (config.dataset.kind === 'preset') {
     assert.equal(config.dataset.preset, 'dicty-small');
     assert.equal(config.dataset.seed, 0);
-    assert.equal(config.dataset.params.cells, 200);
-    assert.equal(config.dataset.params.frames, 400);
+    assert.deepEqual(config.dataset.params, checkModelParams(PRESETS['dicty-small'].params, 'dataset'));
   }
 });
 

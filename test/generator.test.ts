@@ -8,7 +8,7 @@ import { simulateDicty } from '../src/data/generator/dicty.js';
 import { generateDataset } from '../src/data/generator/generate.js';
 import { nativeAddon } from '../src/native/addon.js';
 import { DictyReference } from './reference/dicty.js';
-import { Rng } from './reference/rng.js';
+import { Rng } from '../src/util/rng.js';
 import { tempDir } from './helpers/tmp.js';
 
 const tiny = (): ModelParams => checkModelParams(PRESETS['dicty-tiny'].params, 'dataset');

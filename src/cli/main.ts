@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../util/errors.js';
+import { registerConfig } from './config.js';
 import { registerData } from './data.js';
 
 export function buildProgram(): Command {
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
   registerData(program);
+  registerConfig(program);
   return program;
 }
 

@@ -44,11 +44,22 @@ export const MODEL_PARAMS = [
 export type ModelParamKey = (typeof MODEL_PARAMS)[number]['key'];
 export type ModelParams = Record<ModelParamKey, number>;
 
-/** Presets are named overrides of the defaults above. */
+/**
+ * Presets are named overrides of the defaults above. The smaller ones keep the
+ * full preset's density (125 cells per unit volume) by shrinking the box, and
+ * keep about one aggregation centre per 330 cells, so each shows the same kind
+ * of dynamics: streams into swirling mounds.
+ */
 export const PRESETS: Record<string, { about: string; params: Partial<ModelParams> }> = {
   dicty: { about: "the protocol's shape: 1000 cells x 9997 frames", params: {} },
-  'dicty-small': { about: 'a CPU-minute study preset', params: { cells: 200, frames: 400 } },
-  'dicty-tiny': { about: 'for tests: seconds to generate and to train', params: { cells: 32, frames: 40 } },
+  'dicty-small': {
+    about: 'a CPU-minute study preset: 250 cells x 200 frames',
+    params: { cells: 250, frames: 200, box: 1.26, centres: 1, mound_radius: 0.4 },
+  },
+  'dicty-tiny': {
+    about: 'for tests: 64 cells x 40 frames, generated in milliseconds',
+    params: { cells: 64, frames: 40, box: 0.8, centres: 1, mound_radius: 0.25 },
+  },
 };
 
 export const PRESET_NAMES = Object.keys(PRESETS);

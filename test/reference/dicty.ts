@@ -1,5 +1,5 @@
 import type { ModelParams } from '../../src/config/dicty-model.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../src/util/rng.js';
 
 /**
  * An independent float64 oracle of the dicty model for tests: brute-force

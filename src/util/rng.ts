@@ -2,6 +2,7 @@
  * xoshiro128** (Blackman & Vigna): a small, fast generator whose 32-bit
  * arithmetic is exact in JavaScript, so the same seed gives the same stream on
  * every machine. Seeded through splitmix32 so nearby seeds give unrelated streams.
+ * native/dicty.cc carries the same stream in C++.
  */
 export class Rng {
   private s0: number;
@@ -25,6 +26,27 @@ export class Rng {
     this.s1 = next();
     this.s2 = next();
     this.s3 = next();
+  }
+
+  save(): RngState {
+    return { s: [this.s0, this.s1, this.s2, this.s3], spare: this.hasSpare ? this.spare : null };
+  }
+
+  static restore(state: RngState): Rng {
+    const rng = new Rng(0);
+    [rng.s0, rng.s1, rng.s2, rng.s3] = state.s;
+    rng.hasSpare = state.spare !== null;
+    rng.spare = state.spare ?? 0;
+    return rng;
+  }
+
+  /** Uniform integer in [0, n), unbiased (rejection on the 32-bit stream). */
+  below(n: number): number {
+    const limit = 4294967296 - (4294967296 % n);
+    for (;;) {
+      const u = this.nextU32();
+      if (u < limit) return u % n;
+    }
   }
 
   nextU32(): number {
@@ -62,4 +84,10 @@ export class Rng {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
+}
+
+/** The four state words, for checkpoints; `restore` continues the stream exactly. */
+export interface RngState {
+  s: [number, number, number, number];
+  spare: number | null;
 }
