@@ -2,7 +2,11 @@
   "targets": [
     {
       "target_name": "inrscape_native",
-      "sources": ["native/addon.cc", "native/dicty.cc", "native/thread_pool.cc"],
+      "sources": [
+        "native/addon.cc", "native/dicty.cc", "native/thread_pool.cc",
+        "native/addon_siren.cc", "native/engine/isa.cc", "native/engine/microkernels.cc",
+        "native/engine/gemm.cc", "native/engine/siren.cc"
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

@@ -2,6 +2,7 @@
 // only through src/native/addon.ts, which gives every export its types.
 #include <napi.h>
 
+#include "addon_siren.h"
 #include "dicty.h"
 
 namespace inrscape {
@@ -116,6 +117,7 @@ Napi::Value PairsWithin(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("DictySim", DictyWrap::Define(env));
   exports.Set("pairsWithin", Napi::Function::New(env, PairsWithin));
+  RegisterSiren(env, exports);
   return exports;
 }
 

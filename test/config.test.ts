@@ -80,9 +80,17 @@ test('only the eight table keys are explorable; the fixed keys are not', () => {
 test('the study defaults are the reference loop: 4 slots, blocks of 24, rules agent', () => {
   const c = defaultConfig();
   assert.deepEqual(c.study, {
-    iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 60,
+    iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 'auto',
     agent: 'rules', seed: 0, search_space: {},
   });
+});
+
+test("study.max_trial_minutes takes a number or auto (the data set's default budget)", () => {
+  assert.equal(parseConfig('study: {max_trial_minutes: auto}').config.study.max_trial_minutes, 'auto');
+  assert.equal(parseConfig('study: {max_trial_minutes: 2.5}').config.study.max_trial_minutes, 2.5);
+  assert.equal(parseConfig('').config.study.max_trial_minutes, 'auto', 'auto is the default');
+  assert.match(configToYaml(parseConfig('').config), /max_trial_minutes: auto/);
+  assert.equal(parseConfig(configToYaml(parseConfig('study: {max_trial_minutes: 7}').config)).config.study.max_trial_minutes, 7);
 });
 
 test('an empty file is the default config: dicty-small, seed 0', () => {

@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../util/errors.js';
 import { registerConfig } from './config.js';
 import { registerData } from './data.js';
+import { CommandExit } from './exit.js';
+import { registerTrain } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command('inrscape')
@@ -10,6 +12,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
   registerData(program);
+  registerTrain(program);
   registerConfig(program);
   return program;
 }
@@ -22,6 +25,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       // --help and --version exit through here with code 0.
       return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof CommandExit) {
+      if (err.message !== '') process.stderr.write(`inrscape: ${err.message}\n`);
+      return err.code;
     }
     if (err instanceof UserError) {
       process.stderr.write(`inrscape: ${err.message}\n`);

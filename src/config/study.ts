@@ -15,8 +15,12 @@ export interface StudyConfig {
   block: number;
   /** Exploration constant of the PUCT score. */
   ucb_c: number;
-  /** A trial running longer is stopped and classed poor, as the protocol's time limit says. */
-  max_trial_minutes: number;
+  /**
+   * A trial running longer is stopped and classed poor, as the protocol's time
+   * limit says. `auto` (the default): the protocol's 60 minutes, or a shorter
+   * budget for the CPU presets (src/study/budget.ts, resolved when a study is created).
+   */
+  max_trial_minutes: number | 'auto';
   agent: AgentName;
   seed: number;
   search_space: SearchSpaceOverrides;
@@ -27,7 +31,7 @@ export interface StudyConfig {
 /** The reference's loop: 4 slots, blocks of 24; 48 iterations is two blocks. */
 export function defaultStudy(): StudyConfig {
   return {
-    iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 60,
+    iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 'auto',
     agent: 'rules', seed: 0, search_space: {},
   };
 }
@@ -54,7 +58,11 @@ export function parseStudy(value: unknown, warnings: string[]): StudyConfig {
   for (const [key, v] of Object.entries(section)) {
     const path = `study.${key}`;
     const target = isNumericKey(key) ? key : Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined;
-    if (target !== undefined) {
+    if (key === 'max_trial_minutes') {
+      if (v === 'auto') study.max_trial_minutes = 'auto';
+      else if (typeof v === 'number' && Number.isFinite(v) && v > 0) study.max_trial_minutes = v;
+      else throw invalid(path, v, 'must be a number > 0, or auto');
+    } else if (target !== undefined) {
       const n = readNumber(v, path, NUMBER_RULES[target]);
       const other = seen.get(target);
       if (other !== undefined && study[target] !== n) {

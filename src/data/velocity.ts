@@ -25,6 +25,6 @@ export function velocityFromPositions(pos: Float32Array, frames: number, cells: 
 
 /** numpy's round (half to even), so wrapped differences match the reference bit for bit. */
 function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  const r = Math.round(x); // ties go up
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

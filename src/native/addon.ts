@@ -24,11 +24,61 @@ export interface DictyNativeParams {
   mound_radius: number; swirl: number;
 }
 
+/** The instruction-set path of the CPU engine's kernels. */
+export type IsaName = 'avx512' | 'avx2' | 'scalar';
+
+/** A thread pool and the kernels' ISA path, shared by the models made with it. */
+export interface CpuEngineNative {
+  readonly threads: number;
+  readonly isa: IsaName;
+}
+
+export interface SirenShapeNative {
+  inputs: number;
+  hidden: number;
+  layers: number;
+  outputs: number;
+  omega: number;
+}
+
+/**
+ * One SIREN model of the CPU engine. Parameter and moment arrays are flat,
+ * `parameterCount` floats in `parameterTensors` order (weights [out, in]).
+ */
+export interface SirenCpuModelNative {
+  readonly parameterCount: number;
+  /** Writes the loss and the gradient norm (before clipping) into `out`. */
+  trainStep(
+    inputs: Float32Array, targets: Float32Array, points: number,
+    lr: number, beta1: number, beta2: number, eps: number, clipNorm: number, out: Float64Array,
+  ): void;
+  /** Loss; the gradients go into `grads`. No update. */
+  gradients(inputs: Float32Array, targets: Float32Array, points: number, grads: Float32Array): number;
+  /** Any number of points (taken maxPoints at a time). */
+  predict(inputs: Float32Array, points: number, out: Float32Array): void;
+  getParameters(out: Float32Array): void;
+  setParameters(params: Float32Array): void;
+  /** Fills the Adam moments and returns the step count. */
+  getOptimizerState(m: Float32Array, v: Float32Array): number;
+  setOptimizerState(step: number, m: Float32Array, v: Float32Array): void;
+  dispose(): void;
+}
+
 export interface NativeAddon {
   /** `threads` changes only the speed, never the result (default: all cores). */
   DictySim: new (params: DictyNativeParams, seed: number, threads?: number) => DictySimNative;
   /** Pairs (i, j) closer than `cutoff` under periodic minimum image, flat [i0, j0, i1, j1, ...]. */
   pairsWithin(x: Float64Array, cells: number, box: number, cutoff: number): Int32Array;
+  /**
+   * `threads` defaults to all cores; `isa` defaults to INRSCAPE_ISA or else the
+   * best path this CPU runs (asking for one it cannot run throws).
+   */
+  CpuEngine: new (threads?: number, isa?: IsaName | 'auto') => CpuEngineNative;
+  SirenCpuModel: new (engine: CpuEngineNative, shape: SirenShapeNative, maxPoints: number) => SirenCpuModelNative;
+  /** s = sin(omega x), c = omega cos(omega x) with the kernels of `isa` (for tests). */
+  sincos(isa: IsaName, x: Float32Array, omega: number, s: Float32Array, c: Float32Array): void;
+  /** The best ISA path this CPU runs. */
+  readonly bestIsa: IsaName;
 }
 
 let cached: NativeAddon | undefined;

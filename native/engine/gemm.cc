@@ -1,0 +1,140 @@
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "parallel.h"
+
+namespace inrscape::engine {
+namespace {
+
+// Floats of B that one column block may hold (most of a 1 MiB L2).
+constexpr long kBlockFloats = 160 * 1024;
+// Points per K chunk of a weight-gradient GEMM (C is revisited per chunk).
+constexpr int kReduceChunk = 512;
+
+// Splits [0, n) into the fewest chunks of at most `most`, of equal size.
+int even_chunk(int n, int most) {
+  const int chunks = (n + most - 1) / most;
+  return (n + chunks - 1) / chunks;
+}
+}  // namespace
+
+void gemm_rows(const GemmContext& ctx, int M, int N, int K, MatA a, MatB b, MatC c, const EpiArgs& epi) {
+  const KernelSet& ks = *ctx.ks;
+  const int mr = ks.mr, pw = ks.pw;
+  const long tiles = (M + mr - 1) / mr;
+  const int panels = (N + pw - 1) / pw;
+  // Column blocks of B (all of K) that fit the L2 cache; K is split only for
+  // layers wider than the kernel set's chunk (the tiles then carry partial
+  // sums in C from one chunk to the next).
+  const int per_block = even_chunk(panels, static_cast<int>(std::max<long>(1, kBlockFloats / (static_cast<long>(K) * pw))));
+  const int kc = even_chunk(K, ks.kc);
+  const int T = ctx.pool->size();
+  auto job = [&](int t) {
+    long t0, t1;
+    split(tiles, t, T, t0, t1);
+    TileArgs ta;
+    ta.lda = a.ld;
+    ta.a_kcontig = a.kcontig;
+    ta.ldb = b.ld;
+    ta.ldc = c.ld;
+    ta.omega = epi.omega;
+    ta.ldaux = epi.ldaux;
+    ta.stream = epi.stream;
+    for (int p0 = 0; p0 < panels; p0 += per_block) {
+      const int p1 = std::min(panels, p0 + per_block);
+      for (long i = t0; i < t1; i++) {
+        const long m0 = i * mr;
+        ta.mr = static_cast<int>(std::min<long>(mr, M - m0));
+        for (int k0 = 0; k0 < K; k0 += kc) {
+          ta.kc = std::min(kc, K - k0);
+          ta.accumulate = k0 > 0;
+          ta.epi = k0 + ta.kc == K ? epi.kind : Epi::Store;
+          ta.a = a.kcontig ? a.p + m0 * a.ld + k0 : a.p + static_cast<long>(k0) * a.ld + m0;
+          for (int p = p0; p < p1; p++) {
+            const int j0 = p * pw;
+            ta.nr = std::min(pw, N - j0);
+            ta.b = b.p + p * b.panel + static_cast<long>(k0) * b.ld;
+            ta.c = c.p + m0 * c.ld + j0;
+            ta.aux = epi.aux ? epi.aux + m0 * epi.ldaux + j0 : nullptr;
+            ks.tile(ta);
+          }
+        }
+      }
+    }
+    if (epi.stream) ks.store_fence();
+  };
+  parallel(*ctx.pool, job);
+}
+
+void gemm_reduce(const GemmContext& ctx, int M, int N, int K, MatA a, MatB b, MatC c) {
+  const KernelSet& ks = *ctx.ks;
+  const int mr = ks.mr, pw = ks.pw;
+  const int tiles = (M + mr - 1) / mr;
+  const int panels = (N + pw - 1) / pw;
+  const int T = ctx.pool->size();
+  // Split C by row tiles when there are enough of them, else by panels.
+  const bool by_rows = tiles >= panels || tiles >= 2 * T;
+  auto job = [&](int t) {
+    long i0 = 0, i1 = tiles, p0 = 0, p1 = panels;
+    if (by_rows) split(tiles, t, T, i0, i1);
+    else split(panels, t, T, p0, p1);
+    if (i0 >= i1 || p0 >= p1) return;
+    TileArgs ta;
+    ta.lda = a.ld;
+    ta.a_kcontig = a.kcontig;
+    ta.ldb = b.ld;
+    ta.ldc = c.ld;
+    ta.epi = Epi::Store;
+    for (int k0 = 0; k0 < K; k0 += kReduceChunk) {
+      ta.kc = std::min(kReduceChunk, K - k0);
+      ta.accumulate = k0 > 0;
+      for (long p = p0; p < p1; p++) {
+        const int j0 = static_cast<int>(p) * pw;
+        ta.nr = std::min(pw, N - j0);
+        ta.b = b.p + p * b.panel + static_cast<long>(k0) * b.ld;
+        for (long i = i0; i < i1; i++) {
+          const long m0 = i * mr;
+          ta.mr = static_cast<int>(std::min<long>(mr, M - m0));
+          ta.a = a.kcontig ? a.p + m0 * a.ld + k0 : a.p + static_cast<long>(k0) * a.ld + m0;
+          ta.c = c.p + m0 * c.ld + j0;
+          ks.tile(ta);
+        }
+      }
+    }
+  };
+  parallel(*ctx.pool, job);
+}
+
+void pack_transposed(const float* src, long ld, int K, int N, int pw, float* dst, int p0, int p1) {
+  constexpr int kb = 64;  // k block: a pw x kb slab of src stays in L1 while it is spread out
+  for (int p = p0; p < p1; p++) {
+    float* out = dst + static_cast<long>(p) * K * pw;
+    const int j0 = p * pw, nj = std::min(pw, N - j0);
+    for (int k0 = 0; k0 < K; k0 += kb) {
+      const int k1 = std::min(K, k0 + kb);
+      for (int jj = 0; jj < pw; jj++) {
+        if (jj < nj) {
+          const float* row = src + (j0 + jj) * ld;
+          for (int k = k0; k < k1; k++) out[k * pw + jj] = row[k];
+        } else {
+          for (int k = k0; k < k1; k++) out[k * pw + jj] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+void pack_rows(const float* src, long ld, int K, int N, int pw, float* dst, int p0, int p1) {
+  for (int p = p0; p < p1; p++) {
+    float* out = dst + static_cast<long>(p) * K * pw;
+    const int j0 = p * pw, nj = std::min(pw, N - j0);
+    for (int k = 0; k < K; k++) {
+      std::memcpy(out + k * pw, src + k * ld + j0, sizeof(float) * nj);
+      std::fill(out + k * pw + nj, out + (k + 1) * pw, 0.0f);
+    }
+  }
+}
+
+}  // namespace inrscape::engine

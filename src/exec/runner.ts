@@ -1,0 +1,79 @@
+/**
+ * Running trials: the interface a study's loop sees. A trial is one
+ * `inrscape train` of one config file into one run folder; the runner decides
+ * where it runs (a child process here; a queue or a cluster later) and reports
+ * what came of it. The loop records the outcome in the journal; a runner never
+ * touches the journal.
+ */
+import type { InrConfig } from '../config/inr.js';
+import type { TrialMetrics } from '../study/journal.js';
+
+export interface TrialRequest {
+  node: number;
+  /** 1 on the first start; a resumed study re-runs an interrupted trial as attempt 2, ... */
+  attempt: number;
+  /** The trial's whole config (absolute path). */
+  config: string;
+  /** The data set folder (resolved once when the study was created). */
+  dataset: string;
+  /** The run folder to create (absolute). */
+  out: string;
+  /** Where the trial's output (stdout and stderr) is appended. */
+  log: string;
+  maxMinutes: number;
+  seed: number;
+  /** Engine threads of this trial. */
+  threads: number;
+  /** The trial's inr section: an existing run folder is taken over only when it trained exactly this. */
+  inr: InrConfig;
+}
+
+export type TrialOutcome =
+  | {
+      status: 'finished';
+      metrics: TrialMetrics;
+      /** How the result came about when it was not a plain run (e.g. "resumed from step 40", "adopted"). */
+      note?: string;
+    }
+  | {
+      status: 'failed';
+      /** One line: the trainer's reason (loss is NaN at step K, ...) or the exit code / signal. */
+      reason: string;
+      /** Minutes it trained before failing, when known. */
+      training_time_min?: number;
+      /** Whether a (failed) run folder was committed. */
+      runFolder: boolean;
+      note?: string;
+    };
+
+export interface TrialRunner {
+  readonly name: string;
+  /** Trials it runs at once. */
+  readonly capacity: number;
+  /** Engine threads each trial gets. */
+  readonly threads: number;
+  run(req: TrialRequest): Promise<TrialOutcome>;
+  /** Stop every trial it started (on the study's interruption); their run folders stay resumable. */
+  killAll(): void;
+}
+
+/**
+ * Run `work` over `items`, at most `capacity` at a time, in order of start.
+ * Resolves when all are done; the first rejection rejects (the others still finish).
+ */
+export async function runPool<T>(items: readonly T[], capacity: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++];
+      try {
+        await work(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(capacity, items.length)) }, lane));
+  if (failure !== undefined) throw failure;
+}

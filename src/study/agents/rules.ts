@@ -1,0 +1,481 @@
+/**
+ * The rules agent: the protocol's strategy in code, deterministic given the seed.
+ *
+ * Proposing (per slot, in order):
+ * - parent: the highest-PUCT node of the scoring block, the same for every
+ *   slot of the batch (the next-ranked node only when the top one has no free
+ *   move left);
+ * - failure-probe: when the latest 3+ done trials all have R² >= 0.95, one
+ *   slot of the batch pushes one parameter to an end of its range (the end the
+ *   data favours; parameters taken in turn) to find where R² breaks;
+ * - exploit (default): the protocol move with the best expected gain: the
+ *   mean R² change of that move on earlier single-parameter edges, or a small
+ *   prior for untried moves (lr, omega first; periods last, as the protocol
+ *   warns); moves that would break the budget are skipped; the first slot
+ *   combines the two best moves that have each improved R² (a 2-parameter mutation);
+ * - switch-param: a parameter already changed 4+ times along the parent's
+ *   lineage is not mutated again; when that excludes the move exploit would
+ *   have made, the slot is labelled switch-param;
+ * - the slots of a batch change different parameters (relaxed only when the
+ *   batch has more slots than there are moves).
+ * Batch 0 (nothing done yet): the base config and diverse two-parameter
+ * starts around it.
+ *
+ * Notes, memory and block summaries are computed from the results: which move
+ * changed R² and by how much, ranks, the best regime, per-move statistics.
+ */
+import { fmt } from '../../config/messages.js';
+import { EXPLORABLE_KEYS, type ExplorableKey } from '../../config/search-space.js';
+import type { InrConfig } from '../../config/inr.js';
+import { BUDGET_MARGIN } from '../cost-model.js';
+import { overBudget } from '../classify.js';
+import type { NodeNote, Strategy } from '../journal.js';
+import { findDuplicate, snapToRange, safetyContext } from '../safety.js';
+import { blockNodes, isDone, planNextBatch, type StudyNode, type StudyState } from '../state.js';
+import { bestNode, planParents, puctScores, scoreValue, scoringBlock } from '../tree.js';
+import { configBrief, e3, f1, f4, f6, signed } from '../render/text.js';
+import type { Agent, AgentNotes, AnalyseContext, BlockSummary, CloseBlockContext, Proposal, ProposeContext } from './agent.js';
+import { NO_EFFECT, edgesOf, highStreak, lineageCounts, moveStats, statId, type MoveStat } from './effects.js';
+import { ALL_MOVES, applyMove, describeChange, inferLabel, type Move } from './moves.js';
+
+export const FAILURE_PROBE_STREAK = 3;
+export const FAILURE_PROBE_R2 = 0.95;
+export const SWITCH_PARAM_COUNT = 4;
+
+/** Expected gain of a move nobody has tried yet: a tie-breaking preference, small against any measured effect. */
+const UNTRIED_PRIOR: Record<string, number> = {
+  'inr_learning_rate:up': 0.002, 'inr_learning_rate:down': 0.001,
+  'omega_inr:down': 0.002, 'omega_inr:up': 0.001,
+  'hidden_dim_inr:up': 0.0015, 'hidden_dim_inr:down': 0.0005,
+  'inr_total_steps:up': 0.0015, 'inr_total_steps:down': -0.002,
+  'inr_batch_size:up': 0.0005, 'inr_batch_size:down': 0.0005,
+  'n_layers_inr:up': 0, 'n_layers_inr:down': 0,
+  'inr_xy_period:up': -0.002, 'inr_xy_period:down': -0.002,
+  'inr_t_period:up': -0.002, 'inr_t_period:down': -0.002,
+};
+
+/** Parameters a failure-probe pushes, in turn. Steps are left out: the budget bounds them anyway. */
+const PROBE_KEYS: readonly ExplorableKey[] = ['inr_learning_rate', 'omega_inr', 'hidden_dim_inr', 'inr_batch_size', 'n_layers_inr', 'inr_xy_period', 'inr_t_period'];
+/** The end of the range probed first when the data favour neither. */
+const PROBE_DEFAULT_END: Record<ExplorableKey, 'max' | 'min'> = {
+  inr_learning_rate: 'max', omega_inr: 'max', hidden_dim_inr: 'max', inr_batch_size: 'min', n_layers_inr: 'max',
+  inr_xy_period: 'max', inr_t_period: 'max', inr_total_steps: 'max',
+};
+
+/** Moves that make a trial cost more time. */
+const COSTLY = new Set(['hidden_dim_inr:up', 'n_layers_inr:up', 'inr_total_steps:up', 'inr_batch_size:up']);
+
+/** Diverse starts for batch 0: two protocol moves each, around the base. */
+const STARTS: readonly [ExplorableKey, string][][] = [
+  [['omega_inr', '-5'], ['inr_learning_rate', 'x2']],
+  [['omega_inr', '+5'], ['inr_learning_rate', '/2']],
+  [['hidden_dim_inr', '+128'], ['inr_total_steps', 'x1.5']],
+  [['hidden_dim_inr', '-128'], ['inr_batch_size', '/2']],
+  [['n_layers_inr', '-1'], ['omega_inr', '-5']],
+  [['inr_batch_size', 'x2'], ['inr_learning_rate', 'x2']],
+  [['n_layers_inr', '+1'], ['inr_learning_rate', '/2']],
+];
+
+function findMove(key: ExplorableKey, label: string): Move {
+  const m = ALL_MOVES.find((x) => x.key === key && x.label === label);
+  if (!m) throw new Error(`no move ${key} ${label}`); // unreachable: the table above uses the protocol's labels
+  return m;
+}
+
+interface Candidate {
+  move: Move;
+  to: number;
+  score: number;
+  stat?: MoveStat;
+}
+
+function statText(s: MoveStat | undefined): string {
+  if (s === undefined) return 'untried move';
+  return `mean dR2 ${signed(s.mean)} over ${s.n} earlier trial${s.n === 1 ? '' : 's'}`;
+}
+
+export class RulesAgent implements Agent {
+  readonly name = 'rules';
+
+  async propose(ctx: ProposeContext): Promise<Proposal[]> {
+    return proposeRules(ctx);
+  }
+
+  async analyse(ctx: AnalyseContext): Promise<AgentNotes> {
+    return analyseRules(ctx);
+  }
+
+  async closeBlock(ctx: CloseBlockContext): Promise<BlockSummary> {
+    return closeBlockRules(ctx);
+  }
+}
+
+/** The rules agent's proposals for `ctx.slots` slots. */
+export function proposeRules(ctx: ProposeContext): Proposal[] {
+  const { state } = ctx;
+  const pending: InrConfig[] = [...ctx.pending];
+  const free = (inr: InrConfig): boolean => findDuplicate(inr, safetyContext(state, pending)) === undefined;
+  if (!state.nodes.some(isDone)) return startConfigs(ctx, pending, free);
+
+  const stats = moveStats(edgesOf(state));
+  const usedKeys = new Set<ExplorableKey>();
+  const usedMoves = new Set<string>();
+  const streak = highStreak(state, FAILURE_PROBE_R2);
+  const probesBefore = state.nodes.filter((n) => n.strategy === 'failure-probe').length;
+  let probed = false;
+  const out: Proposal[] = [];
+  const sb = scoringBlock(state, ctx.block);
+  const ranked = sb === undefined ? [] : puctScores(state, { block: sb, c: state.settings.ucb_c });
+  for (let slot = 0; slot < ctx.slots; slot++) {
+    let proposal: (Proposal & { full: InrConfig; keys: ExplorableKey[]; moveIds: string[] }) | undefined;
+    // The top-PUCT parent first; if nothing fits there (every move a duplicate), the next ones.
+    for (const top of ranked) {
+      const parent = top.node;
+      if (streak >= FAILURE_PROBE_STREAK && !probed) {
+        proposal = failureProbe(ctx, parent, stats, usedKeys, probesBefore, streak, free);
+        if (proposal) probed = true;
+      }
+      proposal ??= exploit(ctx, parent, stats, usedKeys, usedMoves, slot === 0 && out.length === 0, free);
+      if (proposal) break;
+    }
+    proposal ??= randomRoot(ctx, free);
+    if (proposal === undefined) break;
+    out.push({ parent: proposal.parent, inr: proposal.inr, mutation: proposal.mutation, strategy: proposal.strategy });
+    pending.push(proposal.full);
+    for (const k of proposal.keys) usedKeys.add(k);
+    for (const m of proposal.moveIds) usedMoves.add(m);
+  }
+  return out;
+}
+
+type Built = Proposal & { full: InrConfig; keys: ExplorableKey[]; moveIds: string[] };
+
+function build(parent: StudyNode | null, base: InrConfig, changes: { key: ExplorableKey; to: number; label: string }[], strategy: Strategy, prefix: string, suffix: string): Built {
+  const full = { ...base };
+  const inr: Record<string, number> = {};
+  const texts: string[] = [];
+  for (const c of changes) {
+    texts.push(describeChange(c.key, full[c.key], c.to, labelFor(c.key, full[c.key], c.to, c.label)));
+    full[c.key] = c.to;
+    inr[c.key] = c.to;
+  }
+  const mutation = `${prefix}${texts.join('; ')}${suffix}`;
+  return {
+    parent: parent?.id ?? null, inr, mutation, strategy, full, keys: changes.map((c) => c.key),
+    moveIds: changes.map((c) => statId(c.key, c.to > base[c.key] ? 'up' : 'down')),
+  };
+}
+
+/** The move's label, or what the change really was when the range clamped the move. */
+function labelFor(key: ExplorableKey, from: number, to: number, label: string): string {
+  const move = ALL_MOVES.find((m) => m.key === key && m.label === label);
+  if (move === undefined) return label;
+  const raw = move.op === 'add' ? from + move.by : from * move.by;
+  if (Math.abs(raw - to) <= 1e-9 * Math.max(1, Math.abs(raw)) || (ctxInteger(key) && Math.round(raw) === to)) return label;
+  return `${inferLabel(key, from, to)}: ${label} clamped to the search range`;
+}
+
+function ctxInteger(key: ExplorableKey): boolean {
+  return key === 'hidden_dim_inr' || key === 'n_layers_inr' || key === 'inr_total_steps' || key === 'inr_batch_size';
+}
+
+function candidates(ctx: ProposeContext, parent: StudyNode, stats: Map<string, MoveStat>): Candidate[] {
+  const parentOver = parent.metrics !== undefined && overBudget(parent.metrics, ctx.budgetMinutes);
+  const out: Candidate[] = [];
+  for (const move of ALL_MOVES) {
+    const to = applyMove(parent.inr[move.key], move, ctx.space[move.key]);
+    if (to === undefined) continue;
+    const id = statId(move.key, move.dir);
+    const stat = stats.get(id);
+    let score = stat ? stat.mean : (UNTRIED_PRIOR[id] ?? 0);
+    if (COSTLY.has(id)) {
+      const predicted = ctx.cost.predictMinutes({ ...parent.inr, [move.key]: to });
+      if (predicted > ctx.budgetMinutes * BUDGET_MARGIN) continue;
+    } else if (parentOver) {
+      score += 0.01;
+    }
+    // A tiny seeded jitter breaks ties, so the seed matters and the order is still reproducible.
+    score += 1e-9 * ctx.rng.uniform();
+    out.push({ move, to, score, stat });
+  }
+  // Equal scores keep the protocol's move order (the table's order), jitter aside.
+  return out.sort((a, b) => b.score - a.score);
+}
+
+function exploit(
+  ctx: ProposeContext, parent: StudyNode, stats: Map<string, MoveStat>, usedKeys: Set<ExplorableKey>, usedMoves: Set<string>,
+  first: boolean, free: (inr: InrConfig) => boolean,
+): Built | undefined {
+  const counts = lineageCounts(ctx.state, parent.id);
+  const exhausted = (k: ExplorableKey): boolean => (counts.get(k) ?? 0) >= SWITCH_PARAM_COUNT;
+  const ranked = candidates(ctx, parent, stats);
+  const fits = (c: Candidate): boolean => free({ ...parent.inr, [c.move.key]: c.to });
+  const r2 = scoreValue(parent) ?? 0;
+  const prefix = '';
+
+  // Two moves that each improved R² before, combined (the protocol allows 1-2 parameters).
+  if (first) {
+    const good = ranked.filter((c) => c.stat !== undefined && c.stat.mean > 0 && !exhausted(c.move.key) && !usedKeys.has(c.move.key));
+    const a = good[0];
+    const b = good.find((c) => c.move.key !== a?.move.key);
+    if (a && b) {
+      const full = { ...parent.inr, [a.move.key]: a.to, [b.move.key]: b.to };
+      if (free(full)) {
+        return build(parent, parent.inr, [
+          { key: a.move.key, to: a.to, label: a.move.label }, { key: b.move.key, to: b.to, label: b.move.label },
+        ], 'exploit', prefix, ` (both improved R2 before: ${signed(a.stat!.mean)} and ${signed(b.stat!.mean)}; parent R2=${f6(r2)})`);
+      }
+    }
+  }
+
+  const passes: ((c: Candidate) => boolean)[] = [
+    (c) => !usedKeys.has(c.move.key) && !exhausted(c.move.key),
+    (c) => !usedMoves.has(statId(c.move.key, c.move.dir)) && !exhausted(c.move.key),
+    (c) => !usedMoves.has(statId(c.move.key, c.move.dir)),
+    () => true,
+  ];
+  const wouldPick = ranked.find((c) => !usedKeys.has(c.move.key) && fits(c)) ?? ranked.find(fits);
+  for (const pass of passes) {
+    const pick = ranked.find((c) => pass(c) && fits(c));
+    if (!pick) continue;
+    const switched = wouldPick !== undefined && exhausted(wouldPick.move.key) && !exhausted(pick.move.key);
+    const strategy: Strategy = switched ? 'switch-param' : 'exploit';
+    const why = switched
+      ? ` (switch-param: ${wouldPick.move.key} already changed ${counts.get(wouldPick.move.key)} times on this lineage; ${statText(pick.stat)})`
+      : ` (${statText(pick.stat)}; parent R2=${f6(r2)})`;
+    return build(parent, parent.inr, [{ key: pick.move.key, to: pick.to, label: pick.move.label }], strategy, prefix, why);
+  }
+  return undefined;
+}
+
+function failureProbe(
+  ctx: ProposeContext, parent: StudyNode, stats: Map<string, MoveStat>, usedKeys: Set<ExplorableKey>, probesBefore: number,
+  streak: number, free: (inr: InrConfig) => boolean,
+): Built | undefined {
+  // First pass: only boundaries not probed before; second: any.
+  for (let pass = 0; pass < 2; pass++) for (let j = 0; j < PROBE_KEYS.length; j++) {
+    const key = PROBE_KEYS[(probesBefore + j) % PROBE_KEYS.length];
+    if (usedKeys.has(key)) continue;
+    const r = ctx.space[key];
+    const up = stats.get(statId(key, 'up'));
+    const down = stats.get(statId(key, 'down'));
+    let first: 'max' | 'min' = PROBE_DEFAULT_END[key];
+    if (up && up.mean > 0 && !(down && down.mean > up.mean)) first = 'max';
+    else if (down && down.mean > 0) first = 'min';
+    for (const end of [first, first === 'max' ? 'min' : 'max'] as const) {
+      const raw = r.choices ? (end === 'max' ? r.choices[r.choices.length - 1] : r.choices[0]) : end === 'max' ? r.max : r.min;
+      const to = snapToRange(raw, r);
+      if (to === parent.inr[key]) continue;
+      const full = { ...parent.inr, [key]: to };
+      const seen = ctx.state.nodes.some((n) => n.strategy === 'failure-probe' && n.changed.includes(key) && n.inr[key] === to);
+      if (free(full) && (!seen || pass === 1)) {
+        return build(parent, parent.inr, [{ key, to, label: `range ${end}` }], 'failure-probe', 'failure-probe: ',
+          ` after ${streak} consecutive R2 >= ${FAILURE_PROBE_R2}, to find where R2 breaks`);
+      }
+    }
+  }
+  return undefined;
+}
+
+function startConfigs(ctx: ProposeContext, pending: InrConfig[], free: (inr: InrConfig) => boolean): Proposal[] {
+  const out: Proposal[] = [];
+  // The base config, snapped into the study's space (a narrowed space may exclude the defaults).
+  const base = { ...ctx.base.inr };
+  const snapped: string[] = [];
+  for (const k of EXPLORABLE_KEYS) {
+    const v = snapToRange(base[k], ctx.space[k]);
+    if (v !== base[k]) snapped.push(`${k} ${fmt(base[k])} -> ${fmt(v)}`);
+    base[k] = v;
+  }
+  const note = snapped.length ? ` (snapped into the search space: ${snapped.join(', ')})` : '';
+  const push = (p: Built): void => {
+    out.push({ parent: null, inr: p.inr, mutation: p.mutation, strategy: 'start' });
+    pending.push(p.full);
+  };
+  if (out.length < ctx.slots && free(base)) {
+    const full = { ...base };
+    push({ parent: null, inr: { ...pick(full) }, mutation: `start: base config${note}`, strategy: 'start', full, keys: [], moveIds: [] });
+  }
+  for (const start of STARTS) {
+    if (out.length >= ctx.slots) break;
+    const changes: { key: ExplorableKey; to: number; label: string }[] = [];
+    const full = { ...base };
+    for (const [key, label] of start) {
+      const to = applyMove(full[key], findMove(key, label), ctx.space[key]);
+      if (to === undefined) continue;
+      changes.push({ key, to, label });
+      full[key] = to;
+    }
+    if (changes.length === 0 || !free(full)) continue;
+    const b = build(null, base, changes, 'start', 'start: ', note);
+    b.inr = pick(full);
+    push(b);
+  }
+  while (out.length < ctx.slots) {
+    const r = randomRoot(ctx, free);
+    if (!r) break;
+    out.push({ parent: null, inr: r.inr, mutation: r.mutation, strategy: 'start' });
+    pending.push(r.full);
+  }
+  return out;
+}
+
+/** Every explorable value, for root proposals (which read against the base config). */
+function pick(inr: InrConfig): Record<string, number> {
+  return Object.fromEntries(EXPLORABLE_KEYS.map((k) => [k, inr[k]]));
+}
+
+/** A random root config (log-uniform where the scale is log), when nothing else is free. */
+function randomRoot(ctx: ProposeContext, free: (inr: InrConfig) => boolean): Built | undefined {
+  for (let tries = 0; tries < 100; tries++) {
+    const full = { ...ctx.base.inr };
+    for (const k of EXPLORABLE_KEYS) {
+      const r = ctx.space[k];
+      let v: number;
+      if (r.choices) v = r.choices[ctx.rng.below(r.choices.length)];
+      else if (r.scale === 'log') v = Math.exp(Math.log(r.min) + ctx.rng.uniform() * (Math.log(r.max) - Math.log(r.min)));
+      else v = r.min + ctx.rng.uniform() * (r.max - r.min);
+      full[k] = snapToRange(r.integer ? v : Number(v.toPrecision(4)), r);
+    }
+    if (free(full)) {
+      return { parent: null, inr: pick(full), mutation: `start: random config (${configBrief(full)})`, strategy: 'start', full, keys: [], moveIds: [] };
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- notes
+
+/** One node's observation, from its metrics and its parent's. */
+export function observe(state: StudyState, node: StudyNode): string {
+  const parent = node.parent === null ? undefined : state.nodes[node.parent - 1];
+  const parts: string[] = [];
+  if (node.status === 'failed') {
+    parts.push(`failed: ${node.failure ?? 'unknown reason'}; scores R2=0 in UCB`);
+    if (parent) parts.push(`parent ${parent.id} had ${parent.status === 'failed' ? 'failed too' : `R2=${f6(scoreValue(parent) ?? 0)}`}, so the change (${node.changed.join(', ') || 'none'}) is the suspect`);
+    return parts.join('; ');
+  }
+  const m = node.metrics;
+  if (m === undefined) return 'no result yet';
+  const budget = state.settings.max_trial_minutes;
+  const r2 = m.final_r2;
+  if (!Number.isFinite(r2)) parts.push('R2 is nan: predictions diverged');
+  if (parent && scoreValue(parent) !== undefined) {
+    const p = scoreValue(parent) as number;
+    const d = (Number.isFinite(r2) ? r2 : 0) - p;
+    const effect = Math.abs(d) <= NO_EFFECT ? 'no clear effect' : d > 0 ? 'better' : 'worse';
+    parts.push(`R2 ${f6(r2)} vs parent ${parent.id} ${f6(p)} (${signed(d)}, ${effect}) after changing ${node.changed.join(' and ') || 'nothing'}`);
+  } else {
+    parts.push(`fresh start: R2 ${f6(r2)}`);
+  }
+  const slopeOff = Math.abs(m.slope - 1);
+  parts.push(`MSE ${e3(m.final_mse)}, slope ${f4(m.slope)}${Number.isFinite(slopeOff) && slopeOff > 0.05 ? ' (biased: slope off 1)' : ''}`);
+  let time = `${f1(m.training_time_min)} min`;
+  if (node.predicted_minutes !== null) time += ` (predicted ${f1(node.predicted_minutes)})`;
+  if (overBudget(m, budget)) time += m.time_limited ? `, stopped by the ${fmt(budget)}-min budget: poor` : `, over the ${fmt(budget)}-min budget: poor`;
+  parts.push(time);
+  const inBlock = blockNodes(state, node.block).filter((n) => scoreValue(n) !== undefined);
+  const rank = 1 + inBlock.filter((n) => (scoreValue(n) as number) > (scoreValue(node) as number)).length;
+  parts.push(`rank ${rank}/${inBlock.length} in block ${node.block}`);
+  const best = bestNode(state);
+  if (best?.id === node.id) parts.push('best of the study so far');
+  return parts.join('; ');
+}
+
+function moveLine(s: MoveStat): string {
+  return `${s.key} ${s.dir}: mean dR2 ${signed(s.mean)} over ${s.n} trial${s.n === 1 ? '' : 's'} (${s.better} better, ${s.worse} worse; nodes ${s.nodes.join(', ')})`;
+}
+
+/**
+ * The rules agent's notes. `rootProposals`: the study's agent proposes fresh
+ * samples (TPE, random), so the next parent is root.
+ */
+export function analyseRules(ctx: AnalyseContext, opts: { rootProposals?: boolean } = {}): AgentNotes {
+  const { state } = ctx;
+  const batch = state.batches[ctx.batch];
+  const plan = planNextBatch(state);
+  const nextParents = plan === null ? [] : opts.rootProposals ? new Array<null>(plan.size).fill(null) : planParents(state, plan.size, plan.block);
+  const best = bestNode(state);
+  const notes: NodeNote[] = batch.nodes.map((id, i) => {
+    const node = state.nodes[id - 1];
+    const next = nextParents.length > 0 ? nextParents[i % nextParents.length] : (best?.id ?? null);
+    return { node: id, observation: observe(state, node), next_parent: next };
+  });
+  const blockEdges = edgesOf(state, (c) => c.block === batch.block);
+  const blockStats = [...moveStats(blockEdges, false).values()].sort((a, b) => Math.abs(b.mean) - Math.abs(a.mean));
+  const allStats = [...moveStats(edgesOf(state)).values()];
+  const topMove = allStats.filter((s) => s.mean > 0).sort((a, b) => b.mean - a.mean)[0];
+  const hyp: string[] = [];
+  if (best) hyp.push(`Best so far: node ${best.id} (R2=${f6(best.metrics!.final_r2)}; ${configBrief(best.inr)}).`);
+  else hyp.push('No trial has finished within the budget yet.');
+  hyp.push(topMove ? `Most promising move: ${topMove.key} ${topMove.dir} (${statText(topMove)}).` : 'No single-parameter move has improved R2 yet.');
+  const uniq = [...new Set(nextParents.map((p) => (p === null ? 'root' : String(p))))];
+  if (uniq.length) hyp.push(`Next batch builds on ${uniq.map((p) => (p === 'root' ? 'fresh starts' : `node ${p}`)).join(', ')}.`);
+  const obs: string[] = blockStats.slice(0, 8).map((s) => `- ${moveLine(s)}`);
+  const failures = blockNodes(state, batch.block).filter((n) => n.status === 'failed');
+  if (failures.length) obs.push(`- failures this block: ${failures.map((n) => `node ${n.id} (${n.failure ?? '?'})`).join(', ')}`);
+  const streak = highStreak(state, FAILURE_PROBE_R2);
+  if (streak >= FAILURE_PROBE_STREAK) obs.push(`- ${streak} consecutive trials with R2 >= ${FAILURE_PROBE_R2}: a failure-probe is due`);
+  if (obs.length === 0) obs.push('- no parent/child pairs in this block yet');
+  return { notes, memory: { hypothesis: hyp.join(' '), observations: obs.join('\n') } };
+}
+
+export function closeBlockRules(ctx: CloseBlockContext): BlockSummary {
+  const { state } = ctx;
+  const nodes = blockNodes(state, ctx.block);
+  const counts = new Map<string, number>();
+  for (const n of nodes) if (n.klass) counts.set(n.klass, (counts.get(n.klass) ?? 0) + 1);
+  const classText = ['excellent', 'good', 'moderate', 'poor', 'failed'].filter((c) => counts.has(c)).map((c) => `${counts.get(c)} ${c}`).join(', ');
+  const best = bestNode(state, ctx.block);
+  const edges = edgesOf(state, (c) => c.block === ctx.block);
+  const gain = [...edges].sort((a, b) => b.delta - a.delta)[0];
+  const loss = [...edges].sort((a, b) => a.delta - b.delta)[0];
+  const first = nodes[0]?.id ?? 0;
+  const last = nodes[nodes.length - 1]?.id ?? 0;
+  const parts = [`Iterations ${first}-${last}: ${nodes.length} trials (${classText || 'none done'}).`];
+  if (best) parts.push(`Best: node ${best.id}, R2=${f6(best.metrics!.final_r2)}, slope ${f4(best.metrics!.slope)}, ${f1(best.metrics!.training_time_min)} min (${configBrief(best.inr)}).`);
+  if (gain && gain.delta > NO_EFFECT) parts.push(`Largest gain: node ${gain.child.id} from node ${gain.parent.id} (${gain.changes.map((c) => c.key).join(' and ')}, ${signed(gain.delta)}).`);
+  if (loss && loss.delta < -NO_EFFECT) parts.push(`Largest loss: node ${loss.child.id} from node ${loss.parent.id} (${loss.changes.map((c) => c.key).join(' and ')}, ${signed(loss.delta)}).`);
+  const blockStats = [...moveStats(edges, false).values()];
+  const gains = blockStats.filter((s) => s.mean > NO_EFFECT).sort((a, b) => b.mean - a.mean);
+  const losses = blockStats.filter((s) => s.mean < -NO_EFFECT).sort((a, b) => a.mean - b.mean);
+  const plural = (n: number): string => `${n} trial${n === 1 ? '' : 's'}`;
+  const keyFinding = gains[0]
+    ? `${gains[0].key} ${gains[0].dir} improved R2 (${signed(gains[0].mean)} mean, ${plural(gains[0].n)})`
+    : losses[0]
+      ? `no move improved R2; ${losses[0].key} ${losses[0].dir} hurt most (${signed(losses[0].mean)} mean, ${plural(losses[0].n)})`
+      : best ? `no clear effect of any move; best regime ${configBrief(best.inr)}` : 'no result';
+
+  // Principles and open questions from every single-parameter edge of the study so far.
+  const all = [...moveStats(edgesOf(state)).values()].sort((a, b) => b.n - a.n || Math.abs(b.mean) - Math.abs(a.mean));
+  const principles: string[] = [];
+  const open: string[] = [];
+  for (const s of all) {
+    const neutral = s.n - s.better - s.worse;
+    const where = `mean ${signed(s.mean)}; nodes ${s.nodes.join(', ')}`;
+    if (s.n >= 2 && s.better === s.n) principles.push(`Moving ${s.key} ${s.dir} improved R2 in ${s.n}/${s.n} trials (${where}).`);
+    else if (s.n >= 2 && s.worse === s.n) principles.push(`Moving ${s.key} ${s.dir} worsened R2 in ${s.n}/${s.n} trials (${where}).`);
+    else if (s.n >= 2 && neutral === s.n) principles.push(`Moving ${s.key} ${s.dir} made no clear difference in ${s.n}/${s.n} trials (${where}).`);
+    else if (s.n >= 2) open.push(`${s.key} ${s.dir}: mixed (${s.better} better, ${s.worse} worse, ${neutral} unchanged; ${where}): depends on the regime?`);
+    else open.push(`${s.key} ${s.dir}: one trial only (${signed(s.mean)} at node ${s.nodes[0]}): confirm.`);
+  }
+  // Failure-probe results, the latest per parameter and value.
+  const probes = new Map<string, StudyNode>();
+  for (const p of state.nodes.filter((n) => n.strategy === 'failure-probe' && isDone(n))) {
+    probes.set(p.changed.map((k) => `${k}=${fmt(p.inr[k])}`).join(', '), p);
+  }
+  for (const [what, p] of probes) {
+    const r2 = scoreValue(p) as number;
+    if (r2 < FAILURE_PROBE_R2) principles.push(`Boundary: ${what} broke R2 (node ${p.id}: ${p.klass}, R2=${f6(r2)}).`);
+    else open.push(`No boundary at ${what} (node ${p.id}: R2=${f6(r2)}): push further or probe another parameter.`);
+  }
+  const tried = new Set(all.map((s) => s.key));
+  const untried = EXPLORABLE_KEYS.filter((k) => !tried.has(k));
+  if (untried.length) open.push(`Untested parameters: ${untried.join(', ')}.`);
+  const overall = bestNode(state);
+  const hyp = overall
+    ? `Start block ${ctx.block + 1} from node ${overall.id} (R2=${f6(overall.metrics!.final_r2)}); ${all.find((s) => s.mean > 0) ? `exploit ${all.filter((s) => s.mean > 0).sort((a, b) => b.mean - a.mean)[0].key} moves first` : 'try the untested parameters'}.`
+    : `Start block ${ctx.block + 1} with fresh configs: nothing has finished within the budget.`;
+  return { summary: parts.join(' '), key_finding: keyFinding, principles, open_questions: open, hypothesis_next: hyp };
+}
+

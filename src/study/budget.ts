@@ -1,0 +1,85 @@
+/**
+ * The per-trial time budget. The protocol's 60 minutes is a GPU budget for the
+ * full data set (1000 cells x 9997 frames). A CPU study on a small preset
+ * would take days at that budget, so the default budget depends on the data set:
+ *
+ *   dataset                     default max_trial_minutes
+ *   preset dicty (full size)    60 (the protocol's)
+ *   preset dicty-small          5
+ *   preset dicty-tiny           1
+ *   path / name (unknown size)  60
+ *
+ * Rule: an explicit `study.max_trial_minutes` (a number in the file, or
+ * `--max-minutes` style flag) always wins. The proposed config form is
+ * `study.max_trial_minutes: auto` (the new default), which resolves with the
+ * table above. Until the schema accepts `auto`, the loop (stage 2) treats an
+ * absent key as `auto`. The resolved value is recorded in the journal
+ * (study_created.settings.max_trial_minutes and budget_note), so the
+ * classification ("poor: training_time_min > budget") and the cost model use the
+ * same number for the whole study.
+ */
+import type { DatasetConfig } from '../config/dataset.js';
+import type { SearchSpaceOverrides } from '../config/search-range.js';
+import type { Workload } from './cost-model.js';
+
+export const PROTOCOL_TRIAL_MINUTES = 60;
+
+/** Default budgets of the CPU presets: short enough that a 48-trial study on a laptop ends within hours. */
+export const CPU_PRESET_TRIAL_MINUTES: Readonly<Record<string, number>> = {
+  'dicty-small': 5,
+  'dicty-tiny': 1,
+};
+
+export interface ResolvedBudget {
+  minutes: number;
+  /** One line for the journal and `study status`. */
+  note: string;
+}
+
+/**
+ * The effective budget. `configured` is the file's value: a number (explicit),
+ * or `'auto'`/`undefined` (use the data set's default).
+ */
+export function resolveTrialMinutes(configured: number | 'auto' | undefined, dataset: DatasetConfig): ResolvedBudget {
+  if (typeof configured === 'number') return { minutes: configured, note: `max_trial_minutes = ${configured} (set in the config)` };
+  if (dataset.kind === 'preset' && Object.hasOwn(CPU_PRESET_TRIAL_MINUTES, dataset.preset)) {
+    const minutes = CPU_PRESET_TRIAL_MINUTES[dataset.preset];
+    return {
+      minutes,
+      note: `max_trial_minutes = ${minutes}: the CPU preset ${dataset.preset}'s default (the protocol's ${PROTOCOL_TRIAL_MINUTES} min is for the full data set on a GPU)`,
+    };
+  }
+  return { minutes: PROTOCOL_TRIAL_MINUTES, note: `max_trial_minutes = ${PROTOCOL_TRIAL_MINUTES} (the protocol's budget)` };
+}
+
+/** Cells and frames of a preset data set; null for a folder or a name (the loop reads those from the data set). */
+export function presetWorkload(dataset: DatasetConfig): Workload | null {
+  if (dataset.kind !== 'preset') return null;
+  return { cells: dataset.params.cells, frames: dataset.params.frames };
+}
+
+/**
+ * The protocol's step range (50 000 .. 2 000 000) is for 1000 cells x 9997
+ * frames on a GPU; on a CPU preset most of it is far over the budget and the
+ * budget would scale nearly every proposal down to the minimum. So a study
+ * created by the loop on a CPU preset whose config does not set
+ * `study.search_space.inr_total_steps` searches this range instead (recorded
+ * in the journal and the config snapshots). The ranges bracket what a good fit
+ * needs there (docs/study.md, "Budget scaling"): on dicty-small an R2 of 0.98
+ * takes 1000 to 2000 steps at hidden 128 to 256, on dicty-tiny a few hundred.
+ */
+export const CPU_PRESET_STEP_RANGE: Readonly<Record<string, { min: number; max: number }>> = {
+  'dicty-small': { min: 200, max: 20000 },
+  'dicty-tiny': { min: 20, max: 2000 },
+};
+
+/** The search space overrides a CPU preset adds (none when the config sets the step range, or for other data sets). */
+export function cpuPresetSpace(dataset: DatasetConfig, space: SearchSpaceOverrides): { overrides: SearchSpaceOverrides; note?: string } {
+  if (dataset.kind !== 'preset' || !Object.hasOwn(CPU_PRESET_STEP_RANGE, dataset.preset)) return { overrides: space };
+  if (space.inr_total_steps?.min !== undefined || space.inr_total_steps?.max !== undefined) return { overrides: space };
+  const range = CPU_PRESET_STEP_RANGE[dataset.preset];
+  return {
+    overrides: { ...space, inr_total_steps: { ...(space.inr_total_steps ?? {}), min: range.min, max: range.max } },
+    note: `study.search_space.inr_total_steps = [${range.min}, ${range.max}]: the CPU preset ${dataset.preset}'s range (the protocol's [50000, 2000000] is for the full data set on a GPU)`,
+  };
+}

@@ -1,0 +1,444 @@
+/**
+ * The study journal: one append-only file of JSON lines, the single truth of a
+ * study. Every event the loop, the agents and the user cause is one line;
+ * `analysis.md`, `memory.md`, `ucb_scores.txt` and the config snapshots are
+ * rendered from it and never read back.
+ *
+ * Crash safety: a line is appended with one write and fsync'd, so a crash
+ * leaves at most a torn last line (bytes after the final newline). Readers
+ * ignore it; `Journal.open` cuts it off before appending. A malformed line
+ * anywhere else is corruption and an error naming its line number.
+ */
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { AgentName } from '../config/study.js';
+import type { ExplorableKey } from '../config/search-space.js';
+import type { InrConfig } from '../config/inr.js';
+import type { SearchSpace } from '../config/search-range.js';
+import type { YamlMapping } from '../config/values.js';
+import { UserError } from '../util/errors.js';
+import { jsonNumber, toJson } from '../util/json.js';
+import type { Workload } from './cost-model.js';
+
+/** The schema version every event carries as `v`. A reader refuses versions it does not know. */
+export const JOURNAL_VERSION = 1;
+export const JOURNAL_FILE = 'journal.jsonl';
+
+/** What a study runs with: the config's `study:` section after command-line flags and the budget rule. */
+export interface StudySettings {
+  iterations: number;
+  slots: number;
+  block: number;
+  ucb_c: number;
+  /** The effective per-trial budget (after the CPU-preset rule, see budget.ts). */
+  max_trial_minutes: number;
+  agent: AgentName;
+  seed: number;
+}
+
+export interface Versions {
+  inrscape: string;
+  node: string;
+  journal: number;
+}
+
+/** How a slot's proposal came about. */
+export type Strategy = 'start' | 'exploit' | 'failure-probe' | 'switch-param' | 'tpe' | 'random' | 'user';
+
+/**
+ * Where the proposal came from: the agent as proposed; `repaired` after the
+ * safety repair; `fallback` from the rules agent after the study's agent
+ * failed; `user` from `study enqueue`.
+ */
+export type ProposalSource = 'agent' | 'repaired' | 'fallback' | 'user';
+
+export interface StudyCreatedEvent {
+  type: 'study_created';
+  /** A short name for titles (the data set's name). */
+  name: string;
+  /** The base config, as YAML data (`YAML.parse(configToYaml(config))`): `parseConfig(config)` rebuilds it. */
+  config: YamlMapping;
+  settings: StudySettings;
+  /** The resolved search space, recorded so a later change of defaults cannot change a running study. */
+  space: SearchSpace;
+  versions: Versions;
+  /** Cells and frames of the data set, for the cost model; null when unknown. */
+  workload: Workload | null;
+  /** Why the budget is what it is (e.g. the CPU-preset rule). */
+  budget_note?: string;
+  /** The data set folder the trials train on, resolved once when the study was created (absolute). */
+  dataset_dir?: string;
+  /** Changes the loop made to the config's search space (e.g. the CPU presets' step range), in words. */
+  space_note?: string;
+}
+
+/** One slot of a batch: everything a trial needs, fixed before it runs. */
+export interface ProposedTrial {
+  /** Node id = iteration number, 1-based, contiguous over the study. */
+  node: number;
+  /** Slot index in the batch, 0-based. */
+  slot: number;
+  parent: number | null;
+  mutation: string;
+  strategy: Strategy;
+  /** Explorable keys that differ from the parent's (or, for root nodes, the base config's) inr. */
+  changed: ExplorableKey[];
+  /** The full `inr:` section the trial trains with. */
+  inr: InrConfig;
+  predicted_minutes: number | null;
+  /** The trial's training seed: the same on every attempt. */
+  seed: number;
+  source: ProposalSource;
+  /** What the safety repair or the budget changed, in words. */
+  repairs?: string[];
+  /** The `enqueued` event id this slot took, for user configs. */
+  enqueued?: number;
+}
+
+export interface BatchProposedEvent {
+  type: 'batch_proposed';
+  batch: number;
+  block: number;
+  agent: string;
+  trials: ProposedTrial[];
+  /** Enqueued configs that were taken out of the queue without running (e.g. now duplicates). */
+  dropped_enqueued?: { id: number; reason: string }[];
+  /** Opaque state an agent wants back on resume (the built-in agents need none). */
+  agent_state?: unknown;
+}
+
+export interface TrialStartedEvent {
+  type: 'trial_started';
+  node: number;
+  /** 1 for the first start; a resume that re-runs the trial appends attempt 2, ... */
+  attempt: number;
+  /** The trial's run folder, relative to the study folder. */
+  run_dir: string;
+  max_minutes: number;
+  /** Engine threads the trial trains with (results are bit for bit per thread count). */
+  threads?: number;
+}
+
+export interface TrialMetrics {
+  final_r2: number;
+  final_mse: number;
+  slope: number;
+  training_time_min: number;
+  final_r2_cod?: number;
+  /** The budget stopped training early. */
+  time_limited?: boolean;
+  /** Steps actually trained (for the cost model when time-limited). */
+  steps_done?: number;
+}
+
+export interface TrialFinishedEvent {
+  type: 'trial_finished';
+  node: number;
+  attempt: number;
+  metrics: TrialMetrics;
+  run_dir: string;
+}
+
+export interface TrialFailedEvent {
+  type: 'trial_failed';
+  node: number;
+  attempt: number;
+  reason: string;
+  run_dir?: string;
+  /** Minutes it ran before failing, when known. */
+  training_time_min?: number;
+}
+
+export interface NodeNote {
+  node: number;
+  observation: string;
+  /** The parent the agent means to build on next (the entry's `Next: parent=`). */
+  next_parent: number | null;
+}
+
+/** The agent's working-memory text for the current block (rendered into memory.md verbatim, escaped). */
+export interface MemoryUpdate {
+  hypothesis?: string;
+  observations?: string;
+}
+
+export interface AgentNotesEvent {
+  type: 'agent_notes';
+  batch: number;
+  agent: string;
+  notes: NodeNote[];
+  memory: MemoryUpdate;
+  agent_state?: unknown;
+}
+
+export interface BlockClosedEvent {
+  type: 'block_closed';
+  block: number;
+  agent: string;
+  summary: string;
+  /** The regime table's "Key finding" cell; the row's numbers come from `best_node`. */
+  key_finding: string;
+  best_node: number | null;
+  /** The full, current lists (they replace the previous block's). */
+  principles: string[];
+  open_questions: string[];
+  /** The next block's opening hypothesis. */
+  hypothesis_next: string;
+}
+
+export interface EnqueuedEvent {
+  type: 'enqueued';
+  /** 1-based, in order of enqueueing. */
+  id: number;
+  inr: InrConfig;
+  parent: number | null;
+  note: string;
+  /** The request's id when it came through the inbox of a running study (so a crash cannot enqueue it twice). */
+  request?: string;
+}
+
+/** `study resume` may extend a finished study. */
+export interface SettingsChangedEvent {
+  type: 'settings_changed';
+  iterations?: number;
+}
+
+export type StudyEventBody =
+  | StudyCreatedEvent
+  | BatchProposedEvent
+  | TrialStartedEvent
+  | TrialFinishedEvent
+  | TrialFailedEvent
+  | AgentNotesEvent
+  | BlockClosedEvent
+  | EnqueuedEvent
+  | SettingsChangedEvent;
+
+export type StudyEventType = StudyEventBody['type'];
+
+/** An event as stored: the body plus the schema version and the time it was written. */
+export type StudyEvent = StudyEventBody & { v: number; at: string };
+
+export interface JournalEntry {
+  /** 1-based line number in the file. */
+  line: number;
+  event: StudyEvent;
+}
+
+export interface TornTail {
+  line: number;
+  bytes: number;
+}
+
+export interface JournalRead {
+  entries: JournalEntry[];
+  /** An incomplete last line (no newline), ignored. */
+  torn: TornTail | null;
+}
+
+/** A journal that cannot be read: a user error (the CLI prints the message, naming the line, and exits 2). */
+export class JournalError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JournalError';
+  }
+}
+
+export const EVENT_TYPES: readonly StudyEventType[] = [
+  'study_created', 'batch_proposed', 'trial_started', 'trial_finished', 'trial_failed',
+  'agent_notes', 'block_closed', 'enqueued', 'settings_changed',
+];
+
+/** Fields each event type must have (a cheap check that catches hand edits and truncations). */
+const REQUIRED: Record<StudyEventType, readonly string[]> = {
+  study_created: ['name', 'config', 'settings', 'space', 'versions'],
+  batch_proposed: ['batch', 'block', 'agent', 'trials'],
+  trial_started: ['node', 'attempt', 'run_dir'],
+  trial_finished: ['node', 'attempt', 'metrics', 'run_dir'],
+  trial_failed: ['node', 'attempt', 'reason'],
+  agent_notes: ['batch', 'notes', 'memory'],
+  block_closed: ['block', 'summary', 'principles', 'open_questions'],
+  enqueued: ['id', 'inr'],
+  settings_changed: [],
+};
+
+export function journalPath(studyDir: string): string {
+  return join(studyDir, JOURNAL_FILE);
+}
+
+/** One line of the file: the event as JSON (non-finite numbers as "NaN"/"Infinity" strings) and a newline. */
+export function encodeEvent(body: StudyEventBody, at: string): string {
+  const line = toJson({ v: JOURNAL_VERSION, at, ...body });
+  // JSON.stringify escapes every newline inside strings, so one event is one line.
+  return line + '\n';
+}
+
+function decodeLine(text: string, line: number, where: string): StudyEvent {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new JournalError(`${where}:${line}: malformed journal line (${(err as Error).message})`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new JournalError(`${where}:${line}: a journal line must be a JSON object`);
+  }
+  const obj = raw as Record<string, unknown>;
+  if (obj.v !== JOURNAL_VERSION) {
+    throw new JournalError(`${where}:${line}: journal schema version ${JSON.stringify(obj.v)} is not supported (this inrscape reads version ${JOURNAL_VERSION})`);
+  }
+  const type = obj.type;
+  if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) {
+    throw new JournalError(`${where}:${line}: unknown journal event type ${JSON.stringify(type)}`);
+  }
+  for (const key of REQUIRED[type as StudyEventType]) {
+    if (!Object.hasOwn(obj, key)) throw new JournalError(`${where}:${line}: ${type} event lacks "${key}"`);
+  }
+  return reviveNumbers(obj as unknown as StudyEvent, line, where);
+}
+
+/** Numbers that may be non-finite were written as strings by toJson: restore them (only where numbers belong). */
+function reviveNumbers(e: StudyEvent, line: number, where: string): StudyEvent {
+  const num = (v: unknown, what: string): number => {
+    try {
+      return jsonNumber(v, what);
+    } catch (err) {
+      throw new JournalError(`${where}:${line}: ${(err as Error).message}`);
+    }
+  };
+  if (e.type === 'trial_finished') {
+    const m = e.metrics as unknown as Record<string, unknown>;
+    for (const k of ['final_r2', 'final_mse', 'slope', 'training_time_min', 'final_r2_cod'] as const) {
+      if (m[k] !== undefined) m[k] = num(m[k], `metrics.${k}`);
+    }
+  } else if (e.type === 'batch_proposed') {
+    for (const t of e.trials) {
+      if (t.predicted_minutes !== null && t.predicted_minutes !== undefined) t.predicted_minutes = num(t.predicted_minutes, 'predicted_minutes');
+    }
+  } else if (e.type === 'trial_failed' && e.training_time_min !== undefined) {
+    e.training_time_min = num(e.training_time_min, 'training_time_min');
+  }
+  return e;
+}
+
+/**
+ * Parse a journal's bytes. Lines are split on the newline byte before decoding,
+ * so a torn multi-byte character can only be in the ignored tail.
+ */
+export function parseJournal(bytes: Uint8Array, where = JOURNAL_FILE): JournalRead {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const entries: JournalEntry[] = [];
+  let start = 0;
+  let line = 1;
+  for (;;) {
+    const nl = buf.indexOf(0x0a, start);
+    if (nl < 0) break;
+    const text = buf.subarray(start, nl).toString('utf8');
+    if (text.trim() === '') throw new JournalError(`${where}:${line}: empty journal line`);
+    entries.push({ line, event: decodeLine(text, line, where) });
+    start = nl + 1;
+    line++;
+  }
+  const torn = start < buf.length ? { line, bytes: buf.length - start } : null;
+  return { entries, torn };
+}
+
+export function readJournal(path: string): JournalRead {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new JournalError(`${path} not found: not a study folder`);
+    throw err;
+  }
+  return parseJournal(bytes, path);
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  // One write for the whole line; the loop only continues after a short write.
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+  } catch {
+    // Some file systems refuse fsync on a directory.
+  }
+}
+
+export interface AppendOptions {
+  /** The time stamp to record (tests pass a fixed one). */
+  now?: () => Date;
+}
+
+/**
+ * An open journal for appending. One process at a time: the loop (stage 2)
+ * should hold a lock on the study folder while it appends.
+ */
+export class Journal {
+  private fd: number;
+  private nextLine: number;
+  private readonly now: () => Date;
+
+  private constructor(readonly path: string, fd: number, nextLine: number, opts: AppendOptions) {
+    this.fd = fd;
+    this.nextLine = nextLine;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** A new journal whose first line is `study_created`; refuses when the file exists. */
+  static create(studyDir: string, created: StudyCreatedEvent, opts: AppendOptions = {}): { journal: Journal; entry: JournalEntry } {
+    const path = journalPath(studyDir);
+    mkdirSync(dirname(path), { recursive: true });
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new JournalError(`${path} already exists: a study lives there (use study resume)`);
+      throw err;
+    }
+    fsyncDir(dirname(path));
+    const journal = new Journal(path, fd, 1, opts);
+    const entry = journal.append(created);
+    return { journal, entry };
+  }
+
+  /** Open an existing journal: read it, cut off a torn last line, and append after the last whole line. */
+  static open(studyDir: string, opts: AppendOptions = {}): { journal: Journal; read: JournalRead } {
+    const path = journalPath(studyDir);
+    const read = readJournal(path);
+    const fd = openSync(path, 'r+');
+    try {
+      if (read.torn) {
+        const size = fstatSync(fd).size;
+        ftruncateSync(fd, size - read.torn.bytes);
+        fsyncSync(fd);
+      }
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    closeSync(fd);
+    const afd = openSync(path, 'a');
+    return { journal: new Journal(path, afd, read.entries.length + 1, opts), read };
+  }
+
+  /** Append one event (whole line, fsync'd) and return it as stored. */
+  append(body: StudyEventBody): JournalEntry {
+    if (this.fd < 0) throw new Error('journal is closed');
+    const at = this.now().toISOString();
+    const text = encodeEvent(body, at);
+    writeAll(this.fd, Buffer.from(text, 'utf8'));
+    fsyncSync(this.fd);
+    const entry = { line: this.nextLine++, event: decodeLine(text.slice(0, -1), this.nextLine - 1, this.path) };
+    return entry;
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initParameters, parameterTensors, sirenSpec } from '../src/inr/spec.js';
+import { ReferenceModel } from './reference/siren.js';
+import { availableIsas, cpuEngine, maxDiff, randomBatch } from './helpers/siren.js';
+
+// A tiny network: every weight and bias can be checked one by one.
+const spec = sirenSpec(8, 2, 10);
+const points = 16;
+const params = initParameters(spec, 11);
+const { inputs, targets } = randomBatch(spec, points, 12);
+
+/** d loss / d parameter by float64 central differences on the reference model. */
+function finiteDifferences(): Float64Array[] {
+  const ref = new ReferenceModel(spec, params);
+  const h = 1e-6;
+  return ref.params.map((p) => {
+    const g = new Float64Array(p.length);
+    for (let i = 0; i < p.length; i++) {
+      const keep = p[i];
+      p[i] = keep + h;
+      const up = ref.lossAndGrads(inputs, targets, points).loss;
+      p[i] = keep - h;
+      const down = ref.lossAndGrads(inputs, targets, points).loss;
+      p[i] = keep;
+      g[i] = (up - down) / (2 * h);
+    }
+    return g;
+  });
+}
+
+const fd = finiteDifferences();
+
+test('the float64 reference gradients agree with finite differences (the yardstick itself)', () => {
+  const { grads } = new ReferenceModel(spec, params).lossAndGrads(inputs, targets, points);
+  const { diff, scale } = maxDiff(grads, fd);
+  assert.ok(diff <= 1e-7 * scale, `reference vs finite differences: ${diff} (scale ${scale})`);
+});
+
+for (const isa of availableIsas()) {
+  test(`${isa}: every weight and bias gradient matches float64 finite differences`, () => {
+    const model = cpuEngine(isa).createModel(spec, params, points);
+    const { loss, grads } = model.gradients(inputs, targets, points);
+    const tensors = parameterTensors(spec);
+    assert.equal(grads.length, tensors.length);
+    let scale = 0;
+    for (const g of fd) for (const x of g) scale = Math.max(scale, Math.abs(x));
+    tensors.forEach((t, k) => {
+      assert.equal(grads[k].length, fd[k].length, t.name);
+      for (let i = 0; i < grads[k].length; i++) {
+        // float32 arithmetic against float64 differences: a few float32 ulps of the largest gradient.
+        const err = Math.abs(grads[k][i] - fd[k][i]);
+        assert.ok(err <= 2e-6 * scale + 1e-5 * Math.abs(fd[k][i]), `${t.name}[${i}]: native ${grads[k][i]}, finite differences ${fd[k][i]}`);
+      }
+    });
+    const refLoss = new ReferenceModel(spec, params).lossAndGrads(inputs, targets, points).loss;
+    assert.ok(Math.abs(loss - refLoss) <= 1e-6 * refLoss, `loss ${loss} vs ${refLoss}`);
+    model.dispose();
+  });
+}
