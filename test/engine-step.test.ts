@@ -149,8 +149,9 @@ test('a batch large enough for cache-bypassing stores (over 4 MB per activation)
     const native = cpuEngine(isa).createModel(spec, params, points);
     const got = native.gradients(inputs, targets, points);
     assertClose(`${isa} loss`, got.loss, want.loss, 1e-6);
+    // float32 sums over 13200 points: rounding grows like sqrt(points), so a wider bound than for 600.
     const g = maxDiff(got.grads, want.grads);
-    assert.ok(g.diff <= 2e-6 * g.scale, `${isa}: gradients differ by ${g.diff} (scale ${g.scale})`);
+    assert.ok(g.diff <= 1e-5 * g.scale, `${isa}: gradients differ by ${g.diff} (scale ${g.scale})`);
     const out = new Float32Array(points * 3);
     native.predict(inputs, points, out);
     const p = maxDiff([out], [wantOut]);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNpy } from '../src/data/formats/npy.js';
-import type { Engine } from '../src/inr/engine.js';
+import { createEngine } from '../src/inr/engines/index.js';
 import { evalChunkFrames, evaluate } from '../src/inr/evaluate.js';
 import { parseResultsLog } from '../src/inr/results-log.js';
 import { loadModel } from '../src/inr/safetensors.js';
@@ -15,10 +15,8 @@ import { readRunRecord } from '../src/inr/run.js';
 import { BIN, runCli } from './helpers/cli.js';
 import { editedDataset, makeTinyDataset } from './helpers/train.js';
 
-// `inrscape train` as a user runs it, on the float32-state reference engine
-// (INRSCAPE_ENGINE_MODULE), so these tests do not wait for the native engine.
-const ENGINE_MODULE = fileURLToPath(new URL('./helpers/reference-engine-module.js', import.meta.url));
-const env = { INRSCAPE_ENGINE_MODULE: ENGINE_MODULE };
+// `inrscape train` as a user runs it: a child process on the native cpu engine.
+const env = {};
 
 const root = mkdtempSync(join(tmpdir(), 'inrscape-train-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -120,58 +118,23 @@ async function killAfterCheckpoint(args: string[], staging: string, childEnv: No
   assert.equal(await exited, 'SIGKILL', 'the run was killed mid-way, not finished');
 }
 
-test('a run killed with SIGKILL resumes with --resume and ends bit for bit as an uninterrupted run', async () => {
-  const cfg = writeConfig('kill', { inr_total_steps: 40 });
-  const whole = join(root, 'run-whole');
-  const r0 = runCli(['train', cfg, '--out', whole, '--seed', '9'], { env });
-  assert.equal(r0.status, 0, r0.stderr);
-
-  const out = join(root, 'run-killed');
-  // 20 ms per step: the kill lands long before step 40.
-  await killAfterCheckpoint(['train', cfg, '--out', out, '--seed', '9', '--checkpoint-steps', '10'], partialDir(out), { ...env, INRSCAPE_TEST_STEP_DELAY_MS: '20' });
-  assert.equal(existsSync(out), false);
-  const again = runCli(['train', cfg, '--out', out, '--seed', '9'], { env });
-  assert.equal(again.status, 2);
-  assert.match(again.stderr, /--resume/);
-
-  const r = runCli(['train', '--resume', out], { env });
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /resuming/);
-  for (const f of ['model.safetensors', 'pred_velocity.npy', 'frame_mse.npy']) {
-    assert.ok(readFileSync(join(whole, f)).equals(readFileSync(join(out, f))), `${f} differs`);
-  }
-  const a = readRunRecord(whole), b = readRunRecord(out);
-  assert.deepEqual(b.loss_history, a.loss_history);
-  assert.equal(b.resumed_at.length, 1);
-  assert.equal(existsSync(partialDir(out)), false);
-});
-
-/**
- * The same with the native CPU engine (no INRSCAPE_ENGINE_MODULE). It needs
- * src/inr/engines/index.ts and the native addon with the SIREN engine built;
- * until both are there it is skipped.
- */
-test('with the cpu engine: SIGKILL, --resume, bit for bit (same thread count)', async (t) => {
-  let engine: Engine;
-  try {
-    const { createEngine } = (await import(new URL('../src/inr/engines/index.js', import.meta.url).href)) as {
-      createEngine: (n: 'cpu', o: { threads?: number }) => Engine;
-    };
-    engine = createEngine('cpu', { threads: 2 });
-  } catch (err) {
-    t.skip(`the cpu engine is not available yet: ${(err as Error).message.split('\n')[0]}`);
-    return;
-  }
-  // Thousands of steps/s on 2 cores: the run takes under a second, the first checkpoint comes after a few ms.
-  const cfg = writeConfig('cpu', { inr_total_steps: 3000, hidden_dim_inr: 32, inr_batch_size: 4, inr_learning_rate: 1e-3 });
+test('a run killed with SIGKILL resumes with --resume and ends bit for bit as an uninterrupted one (same thread count)', async () => {
+  const engine = createEngine('cpu', { threads: 2 });
+  // Thousands of steps/s on 2 cores: the run takes a few seconds, the first checkpoint comes after a few ms.
+  const cfg = writeConfig('cpu', { inr_total_steps: 20000, hidden_dim_inr: 32, inr_batch_size: 4, inr_learning_rate: 1e-3 });
   const whole = join(root, 'cpu-whole');
   const r0 = runCli(['train', cfg, '--out', whole, '--threads', '2'], {});
   assert.equal(r0.status, 0, r0.stderr);
   const out = join(root, 'cpu-killed');
   await killAfterCheckpoint(['train', cfg, '--out', out, '--threads', '2', '--checkpoint-steps', '50'], partialDir(out), {});
+  assert.equal(existsSync(out), false, 'a killed run left a run folder');
+  const again = runCli(['train', cfg, '--out', out, '--threads', '2'], {});
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /--resume/);
   const r = runCli(['train', '--resume', out], {});
   assert.equal(r.status, 0, r.stderr);
-  for (const f of ['model.safetensors', 'pred_velocity.npy']) {
+  assert.match(r.stderr, /resuming/);
+  for (const f of ['model.safetensors', 'pred_velocity.npy', 'frame_mse.npy']) {
     assert.ok(readFileSync(join(whole, f)).equals(readFileSync(join(out, f))), `${f} differs`);
   }
   assert.deepEqual(readRunRecord(out).loss_history, readRunRecord(whole).loss_history);

@@ -43,6 +43,13 @@ struct TileArgs {
   bool stream = false;
 };
 
+// One Adam step in float32 over n parameters (torch.optim.Adam's formula):
+//   g' = g clip; m = beta1 m + (1 - beta1) g'; v = beta2 v + (1 - beta2) g'^2
+//   p -= step_size m / (sqrt(v) / sqrt(bias_correction2) + eps)
+struct AdamCoef {
+  float clip, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps;
+};
+
 struct KernelSet {
   Isa isa;
   int mr;     // rows of a register tile
@@ -51,6 +58,7 @@ struct KernelSet {
   int lanes;  // floats per vector register
   void (*tile)(const TileArgs&);
   void (*store_fence)();
+  void (*adam)(float* p, float* m, float* v, const float* g, long n, const AdamCoef& c);
   // y[i] = sin(omega x[i]) and, when c != null, c[i] = omega cos(omega x[i]); for tests.
   void (*sincos)(const float* x, int n, float omega, float* s, float* c);
 };

@@ -1,8 +1,9 @@
 // All of the engine's intrinsics: one vector type per instruction set
 // (AVX-512, AVX2 + FMA, and a portable 4-wide fallback), each giving the
-// register-tile kernel of tile_body.inc its loads, stores, FMAs and a
+// register-tile kernel of kernel_body.inc its loads, stores, FMAs and a
 // vectorised sin/cos. The AVX code sits in `#pragma GCC target` regions so
-// that the baseline build runs on any x86-64 CPU; kernel_set() is only asked
+// that the baseline build runs on any x86-64 CPU: nothing here runs at load
+// time (the tables are constant-initialised), and kernel_set() is only asked
 // for a path that resolve_isa() found the CPU able to run.
 #include <immintrin.h>
 
@@ -52,7 +53,10 @@ struct V {
   static void store_part(float* p, T x, int n) { _mm512_mask_storeu_ps(p, mask(n), x); }
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
   static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T div(T a, T b) { return _mm512_div_ps(a, b); }
+  static T sqrt(T a) { return _mm512_sqrt_ps(a); }
   static void sincos(T x, T& s, T& c) {
     const T j = _mm512_roundscale_ps(_mm512_mul_ps(x, set1(kTwoOverPi)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512i q = _mm512_cvtps_epi32(j);
@@ -73,7 +77,7 @@ struct V {
     c = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(_mm512_mask_blend_ps(odd, cr, sr)), cflip));
   }
 };
-#include "tile_body.inc"
+#include "kernel_body.inc"
 }  // namespace
 const KernelSet& set() { return kSet; }
 }  // namespace avx512
@@ -104,7 +108,10 @@ struct V {
   }
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
   static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
+  static T div(T a, T b) { return _mm256_div_ps(a, b); }
+  static T sqrt(T a) { return _mm256_sqrt_ps(a); }
   static void sincos(T x, T& s, T& c) {
     const T j = _mm256_round_ps(_mm256_mul_ps(x, set1(kTwoOverPi)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m256i q = _mm256_cvtps_epi32(j);
@@ -125,7 +132,7 @@ struct V {
     c = _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(_mm256_blendv_ps(cr, sr, odd)), cflip));
   }
 };
-#include "tile_body.inc"
+#include "kernel_body.inc"
 }  // namespace
 const KernelSet& set() { return kSet; }
 }  // namespace avx2
@@ -162,7 +169,13 @@ struct V {
   }
   static T fma(T a, T b, T c) { return a * b + c; }
   static T add(T a, T b) { return a + b; }
+  static T sub(T a, T b) { return a - b; }
   static T mul(T a, T b) { return a * b; }
+  static T div(T a, T b) { return a / b; }
+  static T sqrt(T a) {
+    for (int i = 0; i < lanes; i++) a[i] = std::sqrt(a[i]);
+    return a;
+  }
   static void sincos(T x, T& s, T& c) {
     for (int i = 0; i < lanes; i++) {
       s[i] = std::sin(x[i]);
@@ -170,7 +183,7 @@ struct V {
     }
   }
 };
-#include "tile_body.inc"
+#include "kernel_body.inc"
 }  // namespace
 const KernelSet& set() { return kSet; }
 }  // namespace scalar

@@ -245,27 +245,22 @@ void SirenModel::adam_update(const AdamArgs& adam, float clip) {
   const double bc2 = 1.0 - std::pow(adam.beta2, static_cast<double>(step_));
   const float step_size = static_cast<float>(adam.lr / bc1);
   const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
-  const float b1 = static_cast<float>(adam.beta1), b2 = static_cast<float>(adam.beta2);
-  const float a1 = static_cast<float>(1.0 - adam.beta1), a2 = static_cast<float>(1.0 - adam.beta2);
-  const float eps = static_cast<float>(adam.eps);
-  float* p = params_.data();
-  float* m = m_.data();
-  float* v = v_.data();
-  const float* g = grads_.data();
+  AdamCoef coef;
+  coef.clip = clip;
+  coef.beta1 = static_cast<float>(adam.beta1);
+  coef.one_minus_beta1 = static_cast<float>(1.0 - adam.beta1);
+  coef.beta2 = static_cast<float>(adam.beta2);
+  coef.one_minus_beta2 = static_cast<float>(1.0 - adam.beta2);
+  coef.step_size = step_size;
+  coef.bc2_sqrt = bc2_sqrt;
+  coef.eps = static_cast<float>(adam.eps);
   const long chunks = static_cast<long>(norm_parts_.size());
   const int T = pool_->size();
   auto job = [&](int t) {
     long c0, c1;
     split(chunks, t, T, c0, c1);
     const long i0 = c0 * kNormChunk, i1 = std::min(count_, c1 * kNormChunk);
-    for (long i = i0; i < i1; i++) {
-      const float gi = g[i] * clip;
-      const float mi = m[i] * b1 + gi * a1;
-      const float vi = v[i] * b2 + (gi * gi) * a2;
-      m[i] = mi;
-      v[i] = vi;
-      p[i] -= step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
-    }
+    if (i0 < i1) ks_->adam(params_.data() + i0, m_.data() + i0, v_.data() + i0, grads_.data() + i0, i1 - i0, coef);
   };
   parallel(*pool_, job);
   packed_ = false;

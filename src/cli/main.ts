@@ -3,6 +3,7 @@ import { UserError } from '../util/errors.js';
 import { registerConfig } from './config.js';
 import { registerData } from './data.js';
 import { CommandExit } from './exit.js';
+import { registerStudy } from './study.js';
 import { registerTrain } from './train.js';
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerData(program);
   registerTrain(program);
   registerConfig(program);
+  registerStudy(program);
   return program;
 }
 

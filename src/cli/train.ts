@@ -54,7 +54,7 @@ export function registerTrain(program: Command): void {
         if (threads !== undefined && threads !== spec.threads) {
           process.stderr.write(`inrscape: warning: the run trained with ${spec.threads} threads; with ${threads} it will not continue bit for bit\n`);
         }
-        const engine = await loadEngine(threads ?? spec.threads);
+        const engine = loadEngine(threads ?? spec.threads);
         process.stderr.write(`resuming ${flags.resume} (${engine.name}, ${engine.threads} threads)\n`);
         try {
           outcome = resumeRun({ out: flags.resume, engine, maxMinutes, onProgress: bar.onProgress });
@@ -77,7 +77,7 @@ export function registerTrain(program: Command): void {
         const dataset = loadDataset(datasetDir);
         checkBatchAgainstFrames(config.inr, dataset.meta.frames);
         const out = resolve(flags.out ?? defaultOut(configPath, seed));
-        const engine = await loadEngine(threads);
+        const engine = loadEngine(threads);
         const inr = config.inr;
         process.stderr.write(
           `training SIREN ${inr.hidden_dim_inr}x${inr.n_layers_inr} (omega ${inr.omega_inr}, lr ${inr.inr_learning_rate}) on ${dataset.meta.name} ` +
@@ -102,7 +102,7 @@ export function registerTrain(program: Command): void {
  * A trial of a study (`inrscape study`) runs as a child with INRSCAPE_PARENT_PID
  * set: once that study is gone (killed, even with -9) the child stops at its
  * next step instead of training on unseen, leaving its staging folder for the
- * resumed study to continue. Checked at most twice a second.
+ * resumed study to continue. Checked at most four times a second.
  */
 function withParentWatch<T extends { onProgress: (p: TrainProgress) => void }>(bar: T): T {
   const parent = Number(process.env[PARENT_PID_ENV]);
@@ -111,7 +111,7 @@ function withParentWatch<T extends { onProgress: (p: TrainProgress) => void }>(b
   const onProgress = (p: TrainProgress): void => {
     const now = performance.now();
     if (now >= next) {
-      next = now + 500;
+      next = now + 250;
       if (parentGone(parent)) {
         process.stderr.write(`inrscape: the study that started this trial (pid ${parent}) is gone: stopping; the resumed study continues this run\n`);
         process.exit(1);

@@ -24,11 +24,11 @@
  *   - anything else at that path: `--force`, a fresh start with the same seed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCK_FILE, RUN_SPEC_FILE, partialDir } from '../inr/run-folder.js';
-import { PARENT_PID_ENV, pidAlive, waitForExit } from './process.js';
+import { PARENT_PID_ENV, pidAlive, sleep, waitForExit } from './process.js';
 
 export { PARENT_PID_ENV } from './process.js';
 import { folderMatches, folderOutcome, stagingMatches } from './run-folder.js';
@@ -127,12 +127,13 @@ export class LocalRunner implements TrialRunner {
   async run(req: TrialRequest): Promise<TrialOutcome> {
     let forceRestart = false;
     let last: { mode: Mode; exit: ChildExit } | undefined;
-    for (let round = 0; round < 6; round++) {
+    for (let round = 0; round < 20; round++) {
       // A run folder already committed for this trial: the killed attempt's child finished it.
       if (existsSync(join(req.out, 'results.log')) && !forceRestart) {
         if (folderMatches(req.out, req)) {
           const o = folderOutcome(req.out);
           if (o) {
+            this.logLine(req, `--- node ${req.node}, attempt ${req.attempt} (taken over), ${new Date().toISOString()}: the run folder an earlier attempt committed holds this trial's result`);
             this.onNote?.(req, `took over the result an earlier attempt committed in ${req.out}`);
             return { ...o, note: 'result of an earlier attempt' };
           }
@@ -155,8 +156,11 @@ export class LocalRunner implements TrialRunner {
       const exit = await this.spawnTrain(req, mode);
       last = { mode, exit };
       if (exit.code === 2) {
-        // Someone else holds the folder (an orphan that got there first): wait for it and look again.
-        if (/is being trained by process|is in use by process/.test(exit.tail)) continue;
+        // Someone else holds the folder (an orphan that got there first, or one not yet reaped): wait and look again.
+        if (/is being trained by process|is in use by process/.test(exit.tail)) {
+          await sleep(250);
+          continue;
+        }
         // The interrupted run cannot continue (e.g. a damaged checkpoint): start it over, same seed.
         if (mode === 'resume') {
           forceRestart = true;
@@ -180,6 +184,15 @@ export class LocalRunner implements TrialRunner {
     else reason = `inrscape train exited with code ${exit.code}`;
     if (msg !== undefined && !exit.error) reason += `: ${msg.replace(/^inrscape:\s*/, '')}`;
     return { status: 'failed', reason, runFolder: folder !== undefined };
+  }
+
+  private logLine(req: TrialRequest, line: string): void {
+    try {
+      mkdirSync(dirname(req.log), { recursive: true });
+      appendFileSync(req.log, line + '\n');
+    } catch {
+      // the log is for people; a trial does not fail over it
+    }
   }
 
   private trainArgs(req: TrialRequest, mode: Mode): string[] {

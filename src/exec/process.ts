@@ -1,30 +1,11 @@
 /** Processes by pid: whether one still runs, waiting for one we did not start. */
 import { readFileSync } from 'node:fs';
+import { pidAlive } from '../util/pid.js';
 
 /** A study's trial children get the study's pid in this variable, and stop once it is gone. */
 export const PARENT_PID_ENV = 'INRSCAPE_PARENT_PID';
 
-/**
- * Whether `pid` is a live process. A zombie (dead, not yet reaped) counts as
- * dead: it does nothing more. Linux tells zombies apart through /proc; elsewhere
- * signal 0 is all there is.
- */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // pid (comm) state ...: comm may hold spaces and parentheses, the state follows the last ')'.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return true;
-  }
-}
+export { pidAlive } from '../util/pid.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

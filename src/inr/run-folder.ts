@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { commitDir } from '../util/atomic.js';
+import { pidAlive } from '../util/pid.js';
 import { UserError } from '../util/errors.js';
 import { npyHeader, float32Bytes, LITTLE_ENDIAN } from '../data/formats/npy.js';
 
@@ -31,16 +32,6 @@ export const FRAME_MSE_FILE = 'frame_mse.npy';
 export function partialDir(out: string): string {
   const abs = resolve(out);
   return join(dirname(abs), `.${basename(abs)}.partial`);
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The pid holding the staging folder's lock, when that process still runs. */

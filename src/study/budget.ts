@@ -9,14 +9,16 @@
  *   preset dicty-tiny           1
  *   path / name (unknown size)  60
  *
- * Rule: an explicit `study.max_trial_minutes` (a number in the file, or
- * `--max-minutes` style flag) always wins. The proposed config form is
- * `study.max_trial_minutes: auto` (the new default), which resolves with the
- * table above. Until the schema accepts `auto`, the loop (stage 2) treats an
- * absent key as `auto`. The resolved value is recorded in the journal
- * (study_created.settings.max_trial_minutes and budget_note), so the
- * classification ("poor: training_time_min > budget") and the cost model use the
- * same number for the whole study.
+ * Rule: an explicit `study.max_trial_minutes` (a number in the file) always
+ * wins. `study.max_trial_minutes: auto` (the default when the file does not
+ * set it) resolves with the table above when the study is created. The
+ * resolved value is recorded in the journal (study_created.settings.max_trial_minutes
+ * and budget_note) and in the base config, so the classification ("poor:
+ * training_time_min > budget"), the cost model and the config snapshots use
+ * the same number for the whole study.
+ *
+ * The same presets also get a CPU-sized step range (`cpuPresetSpace`) and the
+ * cost model a prior for the native CPU engine (`enginePriorFlopsPerSecond`).
  */
 import type { DatasetConfig } from '../config/dataset.js';
 import type { SearchSpaceOverrides } from '../config/search-range.js';
@@ -82,4 +84,18 @@ export function cpuPresetSpace(dataset: DatasetConfig, space: SearchSpaceOverrid
     overrides: { ...space, inr_total_steps: { ...(space.inr_total_steps ?? {}), min: range.min, max: range.max } },
     note: `study.search_space.inr_total_steps = [${range.min}, ${range.max}]: the CPU preset ${dataset.preset}'s range (the protocol's [50000, 2000000] is for the full data set on a GPU)`,
   };
+}
+
+/**
+ * The cost model's rate before a study has a finished trial, for the native
+ * CPU engine: effective FLOP/s per engine thread (forward + backward FLOPs as
+ * the cost model counts them, evaluations included) measured on dicty-small
+ * shapes on the development machine (docs/performance.md, "Study
+ * concurrency"), rounded down so a first batch errs on the short side. Once a
+ * trial has finished, the fit on the study's own trials replaces it.
+ */
+export const CPU_ENGINE_FLOPS_PER_THREAD = 4e10;
+
+export function enginePriorFlopsPerSecond(threads: number): number {
+  return CPU_ENGINE_FLOPS_PER_THREAD * Math.max(1, threads);
 }

@@ -20,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { packageVersion, readDatasetMeta } from '../data/dataset.js';
 import { resolveDataset } from '../data/resolve.js';
+import { sleep } from '../exec/process.js';
 import { runPool, type TrialOutcome, type TrialRunner } from '../exec/runner.js';
 import { UserError } from '../util/errors.js';
 import { decide, trialsToRun, type Agents } from './advance.js';
@@ -155,6 +156,11 @@ export function loadStudy(dir: string): StudyState {
 
 export interface LoopOptions {
   runner: TrialRunner;
+  /**
+   * Milliseconds to wait after every event (default: INRSCAPE_STUDY_EVENT_PAUSE_MS, else 0).
+   * A test hook: the crash tests widen the moments between events to kill the study there.
+   */
+  eventPauseMs?: number;
   /** The cost model's rate before any trial finished (see budget.ts, `enginePriorFlopsPerSecond`). */
   priorFlopsPerSecond?: number;
   /** Called after each event is appended, folded and rendered. */
@@ -192,6 +198,11 @@ function resultEvent(node: number, attempt: number, run_dir: string, o: TrialOut
   };
 }
 
+/** Append one event to an open study (fold, render, tell): for commands other than the loop (`study enqueue`). */
+export function appendEvent(study: OpenStudy, body: StudyEventBody, onEvent?: LoopOptions['onEvent']): JournalEntry {
+  return recorder(study, onEvent)(body);
+}
+
 /** Extend a study's iterations (`study resume --iterations N`). */
 export function changeIterations(study: OpenStudy, iterations: number, opts: Pick<LoopOptions, 'onEvent'> = {}): void {
   if (iterations === study.state.settings.iterations) return;
@@ -213,6 +224,10 @@ export async function runLoop(study: OpenStudy, opts: LoopOptions): Promise<Stud
     ...(opts.priorFlopsPerSecond !== undefined ? { cost: { priorFlopsPerSecond: opts.priorFlopsPerSecond } } : {}),
   };
   const dataset = await datasetFolder(study, opts);
+  const pauseMs = opts.eventPauseMs ?? Number(process.env.INRSCAPE_STUDY_EVENT_PAUSE_MS ?? 0);
+  const settle = async (): Promise<void> => {
+    if (pauseMs > 0) await sleep(pauseMs);
+  };
   for (;;) {
     const next = nextAction(state);
     if (next.kind === 'done') break;
@@ -222,13 +237,14 @@ export async function runLoop(study: OpenStudy, opts: LoopOptions): Promise<Stud
         const run_dir = runDir(t.node, t.slot);
         const budget = state.settings.max_trial_minutes;
         record({ type: 'trial_started', node: t.node, attempt: t.attempt, run_dir, max_minutes: budget, threads: opts.runner.threads });
+        await settle();
         const outcome = await opts.runner.run({
           node: t.node, attempt: t.attempt, config: join(dir, configFile(t.node, t.slot)), dataset,
           out: join(dir, run_dir), log: join(dir, `${run_dir}.log`), maxMinutes: budget, seed: t.seed,
           threads: opts.runner.threads, inr: t.inr,
         });
-        if (outcome.note) opts.onNote?.(`node ${t.node}: ${outcome.note}`);
         record(resultEvent(t.node, t.attempt, run_dir, outcome));
+        await settle();
       });
       continue;
     }
@@ -238,6 +254,7 @@ export async function runLoop(study: OpenStudy, opts: LoopOptions): Promise<Stud
     const body = await decide(state, agents);
     if (body === null) throw new Error(`study loop: nothing to decide at ${next.kind}`);
     record(body);
+    await settle();
   }
   return state;
 }

@@ -14,13 +14,11 @@ import { ReferenceModel } from '../reference/siren.js';
  * resumed run can continue bit for bit, as it must with the native engine.
  */
 export class F32ReferenceModel extends ReferenceModel {
-  delayMs = 0;
   override trainStep(inputs: Float32Array, targets: Float32Array, points: number, lr: number, adam: AdamSettings): StepResult {
     const r = super.trainStep(inputs, targets, points, lr, adam);
     for (const group of [this.params, this.m, this.v]) {
       for (const a of group) for (let i = 0; i < a.length; i++) a[i] = Math.fround(a[i]);
     }
-    if (this.delayMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.delayMs);
     return r;
   }
 }
@@ -28,15 +26,12 @@ export class F32ReferenceModel extends ReferenceModel {
 export class F32ReferenceEngine implements Engine {
   readonly name = 'reference-f32';
   readonly threads = 1;
-  constructor(private readonly delayMs = 0) {}
   createModel(spec: SirenSpec, params: Float32Array[]): F32ReferenceModel {
-    const m = new F32ReferenceModel(spec, params);
-    m.delayMs = this.delayMs;
-    return m;
+    return new F32ReferenceModel(spec, params);
   }
 }
 
-/** Generate dicty-tiny (32 cells x 40 frames) into `dir`. */
+/** Generate dicty-tiny into `dir`. */
 export function makeTinyDataset(dir: string, seed = 1): Dataset {
   const params = checkModelParams(PRESETS['dicty-tiny'].params, 'dataset');
   generateDataset({ preset: 'dicty-tiny', seed, params, outDir: dir });

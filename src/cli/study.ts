@@ -1,0 +1,399 @@
+/**
+ * `inrscape study ...`: run, resume and read studies (docs/study.md).
+ *
+ *   inrscape study                          the built-in short study (dicty-small, rules agent)
+ *   inrscape study run <config.yaml> [--agent A] [--iterations N] [--slots K] [--block B] [--dir DIR] [--seed S] [--threads T]
+ *   inrscape study resume <dir> [--iterations N] [--threads T]
+ *   inrscape study status <dir>
+ *   inrscape study best <dir> [--yaml]
+ *   inrscape study export <dir> --csv [--out FILE]
+ *   inrscape study enqueue <dir> <config.yaml> [--parent N] [--note TEXT]
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, extname, join, relative, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import YAML from 'yaml';
+import { AGENTS, type AgentName } from '../config/study.js';
+import { loadConfig, parseConfig, type Config } from '../config/schema.js';
+import { isMapping } from '../config/values.js';
+import { LocalRunner } from '../exec/local.js';
+import { planConcurrency, type ConcurrencyPlan } from '../exec/concurrency.js';
+import { UserError, show } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { bestConfigYaml, exportCsv } from '../study/export.js';
+import { ANALYSIS_FILE, MEMORY_FILE, UCB_FILE, configFile, runDir } from '../study/files.js';
+import { writeInboxRequest, requestId } from '../study/inbox.js';
+import { journalPath, type JournalEntry } from '../study/journal.js';
+import { lockHolder } from '../study/lock.js';
+import { appendEvent, changeIterations, createStudy, loadStudy, openStudy, runLoop, type OpenStudy } from '../study/loop.js';
+import { enginePriorFlopsPerSecond } from '../study/budget.js';
+import { renderStatus } from '../study/render/status.js';
+import { configBrief, e3, f1, f4, f6, oneLine } from '../study/render/text.js';
+import { formatErrors, safetyContext, validateProposal } from '../study/safety.js';
+import { nextAction, type StudyState } from '../study/state.js';
+import { bestNode } from '../study/tree.js';
+import { CommandExit } from './exit.js';
+
+/** Where `inrscape study` (no arguments) keeps its study; run again, it resumes it, or shows it when complete. */
+export const DEFAULT_STUDY_DIR = join('studies', 'default');
+
+/**
+ * The built-in short study: dicty-small, the rules agent, 8 trials in batches
+ * of 2 (4 batches, 2 blocks) with a 2-minute budget per trial, from a base
+ * config that fits dicty-small well on a CPU (hidden 128, lr 1e-3, 1000
+ * steps), searching 300..3000 steps and widths 128..512. Training time is
+ * bounded by 4 batches x 2 minutes; on the 2-core development machine the
+ * whole command takes about 4 minutes (docs/performance.md, "The default study").
+ */
+export const DEFAULT_STUDY_YAML = `# inrscape's built-in short study (inrscape study)
+dataset:
+  preset: dicty-small
+inr:
+  omega_inr: 10.0
+  inr_learning_rate: 1.0E-3
+  hidden_dim_inr: 128
+  n_layers_inr: 3
+  inr_total_steps: 1000
+  inr_batch_size: 8
+  inr_xy_period: 1.0
+  inr_t_period: 1.0
+study:
+  iterations: 8
+  slots: 2
+  block: 4
+  ucb_c: 1.414
+  max_trial_minutes: 2
+  agent: rules
+  seed: 0
+  search_space:
+    inr_total_steps: {min: 300, max: 3000}
+    hidden_dim_inr: {min: 128, max: 512}
+`;
+
+interface RunFlags {
+  agent?: string;
+  iterations?: string;
+  slots?: string;
+  block?: string;
+  dir?: string;
+  seed?: string;
+  threads?: string;
+}
+
+function int(flag: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isInteger(v) || v < min || v > max) {
+    throw new UserError(`${flag} = ${show(value)}: must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}]`);
+  }
+  return v;
+}
+
+function agentFlag(value: string | undefined): AgentName | undefined {
+  if (value === undefined) return undefined;
+  const builtIn = AGENTS.filter((a) => a !== 'llm');
+  if (!(builtIn as readonly string[]).includes(value)) throw new UserError(`--agent = ${show(value)}: must be one of ${builtIn.join(', ')}`);
+  return value as AgentName;
+}
+
+/** A path as the user would type it: relative under the working folder, absolute elsewhere. */
+const rel = (p: string): string => {
+  const r = relative(process.cwd(), resolve(p));
+  return r === '' ? '.' : r.startsWith('..') ? resolve(p) : r;
+};
+
+/** studies/<config name>-<YYYYMMDD-HHMMSS UTC>, under the working folder. */
+export function defaultStudyDir(configPath: string, now = new Date()): string {
+  const stem = basename(configPath, extname(configPath)).replace(/[^A-Za-z0-9._-]+/g, '_') || 'study';
+  const iso = now.toISOString();
+  return join('studies', `${stem}-${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 19).replace(/:/g, '')}`);
+}
+
+/** One line per finished trial, one per batch and block: the study's progress on stdout. */
+export function progressLine(entry: JournalEntry, state: StudyState): string | undefined {
+  const e = entry.event;
+  switch (e.type) {
+    case 'batch_proposed': {
+      const ids = e.trials.map((t) => t.node);
+      return `batch ${e.batch} (block ${e.block}, ${e.agent}): training node${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`;
+    }
+    case 'trial_started':
+      return e.attempt > 1 ? `iter ${String(e.node).padStart(3)}  re-running (attempt ${e.attempt}, same config and seed)` : undefined;
+    case 'trial_finished': {
+      const n = state.nodes[e.node - 1];
+      const m = e.metrics;
+      return `iter ${String(e.node).padStart(3)}  ${(n.klass ?? '').padEnd(9)}  R2=${f6(m.final_r2)}  MSE=${e3(m.final_mse)}  slope=${f4(m.slope)}  ${f1(m.training_time_min)} min${m.time_limited ? ' (stopped by the budget)' : ''}  ${oneLine(n.mutation)}`;
+    }
+    case 'trial_failed': {
+      const n = state.nodes[e.node - 1];
+      return `iter ${String(e.node).padStart(3)}  failed     ${oneLine(e.reason)}  ${oneLine(n.mutation)}`;
+    }
+    case 'block_closed': {
+      const best = e.best_node === null ? undefined : state.nodes[e.best_node - 1];
+      return `block ${e.block} closed${best?.metrics ? `: best node ${best.id}, R2=${f6(best.metrics.final_r2)}` : ''}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The end of a run: the status table, the best config and where the files are. */
+export function summary(dir: string, state: StudyState): string {
+  const lines: string[] = ['', renderStatus(state).trimEnd(), ''];
+  const best = bestNode(state);
+  const yaml = bestConfigYaml(state);
+  if (best && yaml) {
+    lines.push(`best configuration (node ${best.id}, ${configFile(best.id, best.slot)}):`, '', yaml.trimEnd(), '');
+  }
+  lines.push(
+    `files (${rel(dir)}):`,
+    `  ${rel(journalPath(dir))}  the journal: every event, the study's only record`,
+    `  ${rel(join(dir, ANALYSIS_FILE))}  one entry per trial (the protocol's format)`,
+    `  ${rel(join(dir, MEMORY_FILE))}  working memory: regimes, principles, open questions`,
+    `  ${rel(join(dir, UCB_FILE))}  the current block's PUCT scores`,
+    `  ${rel(join(dir, 'config'))}/iter_NNN_slot_NN.yaml  each trial's whole config`,
+    `  ${rel(join(dir, 'runs'))}/iter_NNN_slot_NN/  each trial's run folder (results.log, run.json, model.safetensors, predictions)`,
+  );
+  if (best) lines.push(`  best run: ${rel(join(dir, runDir(best.id, best.slot)))}`);
+  lines.push(
+    `more: inrscape study status ${rel(dir)} | best ${rel(dir)} --yaml | export ${rel(dir)} --csv | enqueue ${rel(dir)} <config.yaml>`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+function concurrency(state: StudyState, threadsFlag: string | undefined): ConcurrencyPlan {
+  const threads = int('--threads', threadsFlag, 1);
+  return planConcurrency(state.settings.slots, threads === undefined ? {} : { threads });
+}
+
+/** Run an open study to the end, printing progress; kills its trials and releases the lock on SIGINT/SIGTERM. */
+async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise<void> {
+  const plan = concurrency(study.state, threadsFlag);
+  // A closed stdout (`inrscape study run ... | head`) must not end a study that trains for hours.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+  const out = (s: string): void => void process.stdout.write(s + '\n');
+  const runner = new LocalRunner({
+    capacity: plan.capacity, threads: plan.threads,
+    onNote: (req, msg) => out(`iter ${String(req.node).padStart(3)}  ${msg}`),
+  });
+  const s = study.state.settings;
+  out(`study ${rel(study.dir)}: ${study.state.name}, agent ${s.agent}, ${s.iterations} trials in batches of ${s.slots}, budget ${s.max_trial_minutes} min per trial; ${plan.text}`);
+  const onSignal = (sig: NodeJS.Signals): void => {
+    runner.killAll();
+    study.close();
+    process.stderr.write(`\ninrscape: interrupted (${sig}); continue with 'inrscape study resume ${rel(study.dir)}'\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await runLoop(study, {
+      runner,
+      priorFlopsPerSecond: enginePriorFlopsPerSecond(plan.threads),
+      onEvent: (entry, state) => {
+        const line = progressLine(entry, state);
+        if (line !== undefined) out(line);
+      },
+      onNote: (msg) => out(msg),
+    });
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    runner.killAll();
+    study.close();
+  }
+  process.stdout.write(summary(study.dir, study.state));
+}
+
+function warn(warnings: readonly string[]): void {
+  for (const w of warnings) process.stderr.write(`inrscape: warning: ${w}\n`);
+}
+
+async function runDefault(flags: { threads?: string }): Promise<void> {
+  const dir = resolve(DEFAULT_STUDY_DIR);
+  if (existsSync(journalPath(dir))) {
+    const state = loadStudy(dir);
+    if (nextAction(state).kind === 'done') {
+      process.stdout.write(`the default study in ${rel(dir)} is complete (remove the folder to run it again, or use 'inrscape study run <config>' for a new study)\n`);
+      process.stdout.write(summary(dir, state));
+      return;
+    }
+    process.stdout.write(`resuming the default study in ${rel(dir)}\n`);
+    await drive(openStudy(dir, 'inrscape study'), flags.threads);
+    return;
+  }
+  // Its only warnings say that a CPU study's steps are below the protocol's GPU-sized typical range: known, not shown.
+  const { config } = parseConfig(DEFAULT_STUDY_YAML, 'the built-in default study');
+  const study = await createStudy(dir, config, {
+    command: 'inrscape study', onGenerate: (d) => process.stdout.write(`generating the dicty-small data set into ${rel(d)} (once)\n`),
+  });
+  await drive(study, flags.threads);
+}
+
+export function registerStudy(program: Command): void {
+  const study = program
+    .command('study')
+    .description(`search the inr: parameters with an agent, trial by trial (docs/study.md); with no subcommand: a short built-in study on dicty-small into ${DEFAULT_STUDY_DIR}`)
+    .option('--threads <n>', 'engine threads per trial (default: measured best; trials at once = cores / threads)')
+    .action(async (flags: { threads?: string }) => {
+      await runDefault(flags);
+    });
+
+  study
+    .command('run')
+    .description("start a study from a config (its dataset:, inr: as the base config, study: settings)")
+    .argument('<config>', 'config YAML')
+    .addOption(new Option('--agent <name>', 'rules | tpe | random (default: study.agent)'))
+    .option('--iterations <n>', 'trials in the whole study (default: study.iterations, 48)')
+    .option('--slots <k>', 'trials per batch (default: study.slots, 4)')
+    .option('--block <b>', 'iterations per block (default: study.block, 24)')
+    .option('--dir <dir>', 'the study folder (default studies/<config name>-<UTC date-time>)')
+    .option('--seed <s>', 'the study seed: agents and trial seeds derive from it (default: study.seed)')
+    .option('--threads <n>', 'engine threads per trial (default: measured best; trials at once = cores / threads)')
+    .action(async (configPath: string, flags: RunFlags) => {
+      const agent = agentFlag(flags.agent);
+      const iterations = int('--iterations', flags.iterations, 1);
+      const slots = int('--slots', flags.slots, 1);
+      const block = int('--block', flags.block, 1);
+      const seed = int('--seed', flags.seed, 0, 2 ** 32 - 1);
+      int('--threads', flags.threads, 1);
+      const { config, warnings } = loadConfig(configPath);
+      warn(warnings);
+      if ((agent ?? config.study.agent) === 'llm') throw new UserError('study.agent = "llm": the LLM agent is not available yet; use --agent rules, tpe or random');
+      const dir = resolve(flags.dir ?? defaultStudyDir(configPath));
+      const opened = await createStudy(dir, config, {
+        configPath, agent, iterations, slots, block, seed, command: `inrscape study run ${configPath}`,
+        onGenerate: (d) => process.stdout.write(`generating the data set into ${rel(d)} (once)\n`),
+      });
+      await drive(opened, flags.threads);
+    });
+
+  study
+    .command('resume')
+    .description('continue a study where its journal stops (after a crash, a kill or Ctrl-C); trials that were running re-run with the same config and seed')
+    .argument('<dir>', 'the study folder')
+    .option('--iterations <n>', 'extend (or set) the number of trials')
+    .option('--threads <n>', 'engine threads per trial (default: measured best)')
+    .action(async (dir: string, flags: { iterations?: string; threads?: string }) => {
+      const iterations = int('--iterations', flags.iterations, 1);
+      int('--threads', flags.threads, 1);
+      const opened = openStudy(dir);
+      try {
+        if (iterations !== undefined) changeIterations(opened, iterations);
+      } catch (err) {
+        opened.close();
+        throw err;
+      }
+      if (nextAction(opened.state).kind === 'done') {
+        opened.close();
+        process.stdout.write(`study ${rel(opened.dir)} is complete (give --iterations N to extend it)\n`);
+        process.stdout.write(summary(opened.dir, opened.state));
+        return;
+      }
+      await drive(opened, flags.threads);
+    });
+
+  study
+    .command('status')
+    .description('the table of trials (id, parent, class, R2, MSE, slope, time, mutation) and the best so far')
+    .argument('<dir>', 'the study folder')
+    .action((dir: string) => {
+      const state = loadStudy(dir);
+      process.stdout.write(renderStatus(state));
+      const holder = lockHolder(resolve(dir));
+      process.stdout.write(holder ? `running: pid ${holder.pid} since ${holder.started_at}\n` : nextAction(state).kind === 'done' ? 'complete\n' : `not running: continue with 'inrscape study resume ${dir}'\n`);
+    });
+
+  study
+    .command('best')
+    .description('the best trial so far (highest R2 within the budget); --yaml prints its whole config')
+    .argument('<dir>', 'the study folder')
+    .option('--yaml', 'print the best config as YAML (ready for inrscape train)')
+    .action((dir: string, flags: { yaml?: boolean }) => {
+      const state = loadStudy(dir);
+      const best = bestNode(state);
+      if (!best || !best.metrics) throw new CommandExit(1, `study ${dir}: no trial has finished within the budget yet`);
+      if (flags.yaml) {
+        process.stdout.write(bestConfigYaml(state) ?? '');
+        return;
+      }
+      const m = best.metrics;
+      process.stdout.write(
+        `best: node ${best.id} (${best.klass}), R2=${f6(m.final_r2)}, MSE=${e3(m.final_mse)}, slope=${f4(m.slope)}, ${f1(m.training_time_min)} min\n` +
+          `config: ${configBrief(best.inr)}\n` +
+          `mutation: ${oneLine(best.mutation)}\n` +
+          `config file: ${join(dir, configFile(best.id, best.slot))}\n` +
+          `run folder: ${join(dir, runDir(best.id, best.slot))}\n`,
+      );
+    });
+
+  study
+    .command('export')
+    .description('the trials as a CSV with Optuna-style columns (number, state, value, params_*, user_attrs_*)')
+    .argument('<dir>', 'the study folder')
+    .option('--csv', 'CSV (the one format)')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action((dir: string, flags: { csv?: boolean; out?: string }) => {
+      if (!flags.csv) throw new UserError('study export: give --csv (the only format so far)');
+      const csv = exportCsv(loadStudy(dir));
+      if (flags.out !== undefined) writeFileAtomic(resolve(flags.out), csv);
+      else process.stdout.write(csv);
+    });
+
+  study
+    .command('enqueue')
+    .description("put your own configuration (its inr: section) into the study's next batch")
+    .argument('<dir>', 'the study folder')
+    .argument('<config>', "a config YAML; only its inr: keys are read (the others come from the study's base config, or --parent's)")
+    .option('--parent <n>', 'the node it derives from (default: root)')
+    .option('--note <text>', 'why: shown in the mutation text', '')
+    .action((dir: string, configPath: string, flags: { parent?: string; note: string }) => {
+      enqueue(dir, configPath, { parent: int('--parent', flags.parent, 1) ?? null, note: flags.note });
+    });
+}
+
+/** The inr: keys a config file sets (values checked by the schema). */
+function fileInr(configPath: string): Record<string, number> {
+  const { config } = loadConfig(configPath);
+  const raw: unknown = YAML.parse(readFileSync(configPath, 'utf8'));
+  const section = isMapping(raw) && isMapping(raw.inr) ? raw.inr : undefined;
+  if (section === undefined || Object.keys(section).length === 0) throw new UserError(`${configPath} has no inr: section to enqueue`);
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(section)) {
+    const v = (config.inr as Record<string, unknown>)[key];
+    if (typeof v === 'number') out[key] = v;
+  }
+  return out;
+}
+
+function enqueue(dir: string, configPath: string, opts: { parent: number | null; note: string }): void {
+  const inr = fileInr(configPath);
+  const check = (state: StudyState) => {
+    const v = validateProposal({ parent: opts.parent, inr }, safetyContext(state));
+    if (!v.ok) throw new UserError(`cannot enqueue ${configPath} into study ${dir}:\n${formatErrors(v.errors)}`);
+    return v;
+  };
+  const abs = resolve(dir);
+  const holder = lockHolder(abs);
+  if (holder !== undefined) {
+    const v = check(loadStudy(abs));
+    writeInboxRequest(abs, { request: requestId(), inr: v.inr, parent: v.parent, note: opts.note });
+    process.stdout.write(`queued: the running study (pid ${holder.pid}) trains it in its next batch\n`);
+    return;
+  }
+  const study = openStudy(abs, `inrscape study enqueue ${configPath}`);
+  try {
+    const v = check(study.state);
+    const id = study.state.enqueued + 1;
+    appendEvent(study, { type: 'enqueued', id, inr: v.inr, parent: v.parent, note: opts.note });
+    const done = nextAction(study.state).kind === 'done';
+    process.stdout.write(
+      `enqueued as #${id}: the next batch trains it` +
+        (done ? `; the study is complete: 'inrscape study resume ${dir} --iterations N' runs more trials\n` : ` (continue with 'inrscape study resume ${dir}')\n`),
+    );
+  } finally {
+    study.close();
+  }
+}

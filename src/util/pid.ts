@@ -1,0 +1,24 @@
+/** Whether a process id names a live process. */
+import { readFileSync } from 'node:fs';
+
+/**
+ * Whether `pid` is a live process. A zombie (dead, not yet reaped) counts as
+ * dead: it does nothing more. Linux tells zombies apart through /proc; elsewhere
+ * signal 0 is all there is.
+ */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ...: comm may hold spaces and parentheses, the state follows the last ')'.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true;
+  }
+}
