@@ -43,7 +43,8 @@ export const DEFAULT_STUDY_DIR = join('studies', 'default');
  * config that fits dicty-small well on a CPU (hidden 128, lr 1e-3, 1000
  * steps), searching 300..3000 steps and widths 128..512. Training time is
  * bounded by 4 batches x 2 minutes; on the 2-core development machine the
- * whole command takes about 4 minutes (docs/performance.md, "The default study").
+ * whole command took 3.6 minutes, data set generation included
+ * (docs/performance.md, "The default study").
  */
 export const DEFAULT_STUDY_YAML = `# inrscape's built-in short study (inrscape study)
 dataset:

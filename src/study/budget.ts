@@ -90,8 +90,9 @@ export function cpuPresetSpace(dataset: DatasetConfig, space: SearchSpaceOverrid
  * The cost model's rate before a study has a finished trial, for the native
  * CPU engine: effective FLOP/s per engine thread (forward + backward FLOPs as
  * the cost model counts them, evaluations included) measured on dicty-small
- * shapes on the development machine (docs/performance.md, "Study
- * concurrency"), rounded down so a first batch errs on the short side. Once a
+ * shapes on the development machine (about 155 GFLOP/s at hidden 256,
+ * docs/performance.md, "Study concurrency"), taken at a quarter so a first
+ * batch errs on the short side and slower CPUs are not over budget. Once a
  * trial has finished, the fit on the study's own trials replaces it.
  */
 export const CPU_ENGINE_FLOPS_PER_THREAD = 4e10;

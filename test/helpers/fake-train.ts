@@ -15,13 +15,15 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const argv = process.argv.slice(2);
+// `node --test dist/test/` loads every file, helpers included: do nothing unless run as a trainer.
+if (argv[0] !== 'train') process.exit(0);
 const opt = (name: string): string | undefined => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const mode = process.env.FAKE_TRAIN ?? 'ok';
 if (process.env.FAKE_TRAIN_ARGS_FILE) appendFileSync(process.env.FAKE_TRAIN_ARGS_FILE, JSON.stringify(argv) + '\n');
-const out = opt('--out') ?? opt('--resume') ?? 'out';
+const out = opt('--out') ?? opt('--resume')!;
 const seed = Number(opt('--seed') ?? 0);
 const inr = JSON.parse(process.env.FAKE_TRAIN_INR ?? '{}') as Record<string, unknown>;
 const maxMinutes = Number(opt('--max-minutes') ?? 60);
