@@ -12,33 +12,8 @@ import { configFile, memorySnapshotFile } from '../src/study/files.js';
 import { renderAll, renderAnalysis, renderMemory, renderStatus, renderUcb } from '../src/study/render/index.js';
 import { simulateStudy, type Objective } from '../src/study/simulate.js';
 import type { StudyState } from '../src/study/state.js';
+import { RE, parseAnalysis } from './helpers/study.js';
 import { tempDir } from './helpers/tmp.js';
-
-/** The reference's patterns (reference-facts §5), as JavaScript regular expressions. */
-const RE = {
-  header: /## Iter (\d+): (\w+)/g,
-  node: /Node: id=\d+, parent=(\w+)/,
-  r2: /final_r2=([\d.eE+-]+|nan)/,
-  mse: /final_mse=([\d.eE+-]+)/,
-  slope: /slope=([\d.eE+-]+)/,
-  time: /training_time_min=([\d.]+)/,
-  mutation: /Mutation: (.+)/,
-  next: /Next: parent=(\d+|root)/,
-};
-
-interface Parsed { iter: number; cls: string; parent?: string; r2?: string; mse?: string; slope?: string; time?: string; mutation?: string; next?: string }
-
-/** Read analysis.md back the way the reference does: entries start at each header match, fields are the first match within the entry. */
-function parseAnalysis(text: string): Parsed[] {
-  const heads = [...text.matchAll(RE.header)];
-  return heads.map((h, i) => {
-    const body = text.slice(h.index, heads[i + 1]?.index ?? text.length);
-    return {
-      iter: Number(h[1]), cls: h[2], parent: body.match(RE.node)?.[1], r2: body.match(RE.r2)?.[1], mse: body.match(RE.mse)?.[1],
-      slope: body.match(RE.slope)?.[1], time: body.match(RE.time)?.[1], mutation: body.match(RE.mutation)?.[1], next: body.match(RE.next)?.[1],
-    };
-  });
-}
 
 const objective: Objective = (inr: InrConfig) => {
   if (inr.inr_learning_rate >= 1e-3) return { failure: 'loss became NaN at step 1200' };
