@@ -10,6 +10,7 @@
  *   inrscape study enqueue <dir> <config.yaml> [--parent N] [--note TEXT]
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { optionalInt } from './flags.js';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import YAML from 'yaml';
@@ -81,14 +82,6 @@ interface RunFlags {
   threads?: string;
 }
 
-function int(flag: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isInteger(v) || v < min || v > max) {
-    throw new UserError(`${flag} = ${show(value)}: must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}]`);
-  }
-  return v;
-}
 
 function agentFlag(value: string | undefined): AgentName | undefined {
   if (value === undefined) return undefined;
@@ -163,7 +156,7 @@ export function summary(dir: string, state: StudyState): string {
 }
 
 function concurrency(state: StudyState, threadsFlag: string | undefined): ConcurrencyPlan {
-  const threads = int('--threads', threadsFlag, 1);
+  const threads = optionalInt('--threads', threadsFlag, 1);
   return planConcurrency(state.settings.slots, threads === undefined ? {} : { threads });
 }
 
@@ -255,11 +248,11 @@ export function registerStudy(program: Command): void {
     .option('--threads <n>', 'engine threads per trial (default: measured best; trials at once = cores / threads)')
     .action(async (configPath: string, flags: RunFlags) => {
       const agent = agentFlag(flags.agent);
-      const iterations = int('--iterations', flags.iterations, 1);
-      const slots = int('--slots', flags.slots, 1);
-      const block = int('--block', flags.block, 1);
-      const seed = int('--seed', flags.seed, 0, 2 ** 32 - 1);
-      int('--threads', flags.threads, 1);
+      const iterations = optionalInt('--iterations', flags.iterations, 1);
+      const slots = optionalInt('--slots', flags.slots, 1);
+      const block = optionalInt('--block', flags.block, 1);
+      const seed = optionalInt('--seed', flags.seed, 0, 2 ** 32 - 1);
+      optionalInt('--threads', flags.threads, 1);
       const { config, warnings } = loadConfig(configPath);
       warn(warnings);
       if ((agent ?? config.study.agent) === 'llm') throw new UserError('study.agent = "llm": the LLM agent is not available yet; use --agent rules, tpe or random');
@@ -278,8 +271,8 @@ export function registerStudy(program: Command): void {
     .option('--iterations <n>', 'extend (or set) the number of trials')
     .option('--threads <n>', 'engine threads per trial (default: measured best)')
     .action(async (dir: string, flags: { iterations?: string; threads?: string }) => {
-      const iterations = int('--iterations', flags.iterations, 1);
-      int('--threads', flags.threads, 1);
+      const iterations = optionalInt('--iterations', flags.iterations, 1);
+      optionalInt('--threads', flags.threads, 1);
       const opened = openStudy(dir);
       try {
         if (iterations !== undefined) changeIterations(opened, iterations);
@@ -351,7 +344,7 @@ export function registerStudy(program: Command): void {
     .option('--parent <n>', 'the node it derives from (default: root)')
     .option('--note <text>', 'why: shown in the mutation text', '')
     .action((dir: string, configPath: string, flags: { parent?: string; note: string }) => {
-      enqueue(dir, configPath, { parent: int('--parent', flags.parent, 1) ?? null, note: flags.note });
+      enqueue(dir, configPath, { parent: optionalInt('--parent', flags.parent, 1) ?? null, note: flags.note });
     });
 }
 

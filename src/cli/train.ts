@@ -7,9 +7,10 @@ import { resolveDataset } from '../data/resolve.js';
 import { readRunSpec, resumeRun, startRun, type RunOutcome } from '../inr/run.js';
 import type { TrainProgress } from '../inr/train.js';
 import { PARENT_PID_ENV, parentGone } from '../exec/process.js';
-import { UserError, show } from '../util/errors.js';
+import { UserError } from '../util/errors.js';
 import { pyExp, pyFixed } from '../util/pyformat.js';
 import { loadEngine } from './engine.js';
+import { optionalInt, optionalPositive } from './flags.js';
 import { CommandExit } from './exit.js';
 import { progressLine } from './progress.js';
 import { trainProgressBar } from './train-progress.js';
@@ -148,20 +149,4 @@ function report(o: RunOutcome): void {
       `training_time_min ${pyFixed(r.training_time_min, 1)}, ${steps}\n` +
       `run folder: ${where}\n`,
   );
-}
-
-function optionalInt(flag: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isInteger(v) || v < min || v > max) {
-    throw new UserError(`${flag} = ${show(value)}: must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}]`);
-  }
-  return v;
-}
-
-function optionalPositive(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v) || v <= 0) throw new UserError(`${flag} = ${show(value)}: must be a number > 0`);
-  return v;
 }
