@@ -1,3 +1,4 @@
+import { defaultLlm } from '../src/config/llm.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -130,6 +131,23 @@ test('configToYaml writes everything back: parse(write(c)) equals c', () => {
   assert.match(text, /\n {2}inr_type: siren_txyz\n/);
 });
 
+test('study.llm: the schema knows its keys; a wrong one is named with what is allowed', () => {
+  const bad = (llm: string): string => {
+    try {
+      parseConfig(`study:\n  agent: llm\n  llm: ${llm}\n`, 'study.yaml');
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'no error';
+  };
+  assert.match(bad('{provider: gemini}'), /^study\.llm\.provider = "gemini": must be one of anthropic, openai, claude-cli/);
+  assert.match(bad('{provider: openai, modell: x}'), /^study\.llm\.modell = "x": .*did you mean model\?/);
+  assert.match(bad('{mode: xml}'), /^study\.llm\.mode = "xml": must be one of auto, tools, json/);
+  assert.match(bad('{timeout_s: 0}'), /^study\.llm\.timeout_s = 0: /);
+  assert.match(bad('{base_url: "ftp://x"}'), /^study\.llm\.base_url = "ftp:\/\/x": must be an http:\/\/ or https:\/\/ URL/);
+  assert.match(bad('{api_key: sk-123}'), /^study\.llm\.api_key = "sk-123": /, 'keys are not config: only the environment has them');
+});
+
 test('a study config with overrides round-trips too', () => {
   const text = [
     'dataset: {preset: dicty-tiny, seed: 7, cells: 16, r0: 0.1}',
@@ -145,7 +163,7 @@ test('a study config with overrides round-trips too', () => {
   ].join('\n');
   const first = parseConfig(text, 'study.yaml');
   assert.equal(first.config.study.block, 12);
-  assert.deepEqual(first.config.study.llm, { provider: 'openai', model: 'some-model', instructions: 'be brief' });
+  assert.deepEqual(first.config.study.llm, { ...defaultLlm('openai'), model: 'some-model', instructions: 'be brief' });
   assert.deepEqual(first.config.study.search_space.inr_total_steps, { min: 500, max: 20000 });
   if (first.config.dataset.kind !== 'preset') assert.fail('expected a preset data set');
   assert.deepEqual(first.config.dataset.overrides, { cells: 16, r0: 0.1 });

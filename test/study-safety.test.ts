@@ -122,36 +122,30 @@ test('repair clamps and rounds into the space, drops forbidden keys, roots an un
 
 class ScriptedAgent implements Agent {
   readonly name = 'scripted';
-  revisions: ProposalError[][] = [];
   constructor(private proposals: Proposal[]) {}
   async propose(): Promise<Proposal[]> { return this.proposals; }
   async analyse() { return { notes: [], memory: {} }; }
   async closeBlock() { return { summary: '', key_finding: '', principles: [], open_questions: [], hypothesis_next: '' }; }
 }
 
-class RevisingAgent extends ScriptedAgent {
-  async revise(_ctx: unknown, _rejected: Proposal, errors: ProposalError[]): Promise<Proposal> {
-    this.revisions.push(errors);
-    // Corrects itself on the second try.
-    return this.revisions.length < 2
-      ? { parent: 2, inr: { omega_inr: 500 }, mutation: 'still too high', strategy: 'exploit' }
-      : { parent: 2, inr: { omega_inr: 50 }, mutation: 'omega 15 -> 50', strategy: 'exploit' };
-  }
-}
-
-test('proposeBatch shows an agent its errors (revise), then repairs, then falls back to the rules agent', async () => {
+test('proposeBatch: a final proposal is never repaired; its slot goes to the rules agent and the trial says why', async () => {
   const b = new StudyBuilder({ iterations: 12, slots: 3 });
   b.batch([{}, { inr: { omega_inr: 15 } }]);
   b.finish(1, 0.95).finish(2, 0.97).settle();
 
-  const reviser = new RevisingAgent([{ parent: 2, inr: { omega_inr: 1000 }, mutation: 'omega x66', strategy: 'exploit' }]);
-  const ev = await proposeBatch(b.state, { agent: reviser });
-  assert.equal(reviser.revisions.length, 2);
-  assert.deepEqual(reviser.revisions[0].map((e) => e.rule), ['out_of_range']);
+  const selfRepairing = new ScriptedAgent([
+    { parent: 2, inr: { omega_inr: 50 }, mutation: 'omega 15 -> 50', strategy: 'exploit', rejected: ['inr.omega_inr = 1000: outside [1, 100]'] },
+    { parent: 2, inr: { omega_inr: 1000 }, mutation: 'omega x66', strategy: 'exploit', final: true, rejected: ['a', 'b', 'c'] },
+  ]);
+  const ev = await proposeBatch(b.state, { agent: selfRepairing });
   assert.equal(ev.trials[0].inr.omega_inr, 50);
-  assert.equal(ev.trials[0].source, 'repaired');
+  assert.equal(ev.trials[0].source, 'repaired', 'valid after a repair by the agent itself');
+  assert.deepEqual(ev.trials[0].repairs, ['inr.omega_inr = 1000: outside [1, 100]']);
   assert.equal(ev.trials.length, 3, 'the empty slots are filled by the fallback');
   assert.deepEqual(ev.trials.slice(1).map((t) => t.source), ['fallback', 'fallback']);
+  assert.match(ev.trials[1].repairs?.[0] ?? "", /^scripted proposal still invalid after its repairs \(.*inr\.omega_inr = 1000.*\); the rules agent took the slot$/);
+  assert.match(ev.trials[2].repairs?.[0] ?? '', /the rules agent took the slot/);
+  assert.ok(ev.trials.every((t) => t.inr.omega_inr !== 1000));
 
   const plain = new ScriptedAgent([
     { parent: 2, inr: { omega_inr: 1000, bogus: 1 }, mutation: 'omega way up', strategy: 'exploit' },

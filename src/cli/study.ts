@@ -22,7 +22,7 @@ import { planConcurrency, type ConcurrencyPlan } from '../exec/concurrency.js';
 import { UserError, show } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { bestConfigYaml, exportCsv } from '../study/export.js';
-import { ANALYSIS_FILE, MEMORY_FILE, UCB_FILE, configFile, runDir } from '../study/files.js';
+import { ANALYSIS_FILE, MEMORY_FILE, REASONING_FILE, UCB_FILE, configFile, runDir } from '../study/files.js';
 import { writeInboxRequest, requestId } from '../study/inbox.js';
 import { journalPath, type JournalEntry } from '../study/journal.js';
 import { lockHolder } from '../study/lock.js';
@@ -34,6 +34,12 @@ import { formatErrors, safetyContext, validateProposal } from '../study/safety.j
 import { nextAction, type StudyState } from '../study/state.js';
 import { bestNode } from '../study/tree.js';
 import { CommandExit } from './exit.js';
+import { LlmAuthError } from '../study/agents/llm/provider.js';
+import { checkProvider, dryRunText, llmSettings, type LlmFlags } from './study-llm.js';
+import { oneOfRule } from '../config/suggest.js';
+import { studyCreatedEvent } from '../study/create.js';
+import { JOURNAL_VERSION } from '../study/journal.js';
+import { foldEvents } from '../study/state.js';
 
 /** Where `inrscape study` (no arguments) keeps its study; run again, it resumes it, or shows it when complete. */
 export const DEFAULT_STUDY_DIR = join('studies', 'default');
@@ -72,7 +78,8 @@ study:
     hidden_dim_inr: {min: 128, max: 512}
 `;
 
-interface RunFlags {
+interface RunFlags extends LlmFlags {
+  dryRun?: boolean;
   agent?: string;
   iterations?: string;
   slots?: string;
@@ -85,8 +92,7 @@ interface RunFlags {
 
 function agentFlag(value: string | undefined): AgentName | undefined {
   if (value === undefined) return undefined;
-  const builtIn = AGENTS.filter((a) => a !== 'llm');
-  if (!(builtIn as readonly string[]).includes(value)) throw new UserError(`--agent = ${show(value)}: must be one of ${builtIn.join(', ')}`);
+  if (!(AGENTS as readonly string[]).includes(value)) throw new UserError(`--agent = ${show(value)}: ${oneOfRule(value, AGENTS)}`);
   return value as AgentName;
 }
 
@@ -122,6 +128,13 @@ export function progressLine(entry: JournalEntry, state: StudyState): string | u
       const n = state.nodes[e.node - 1];
       return `iter ${String(e.node).padStart(3)}  failed     ${oneLine(e.reason)}  ${oneLine(n.mutation)}`;
     }
+    case 'agent_call': {
+      const where = e.purpose === 'close_block' ? `block ${e.block} close` : `batch ${e.batch} ${e.purpose}`;
+      if (e.error !== undefined) return `llm    ${where}: the call failed after ${e.tries} ${e.tries === 1 ? 'try' : 'tries'}: ${oneLine(e.error)}`;
+      const errors = e.results.filter((r) => r.startsWith('ERROR')).length;
+      const tokens = e.usage ? `, ${e.usage.input_tokens}/${e.usage.output_tokens} tokens` : '';
+      return `llm    ${where}${e.round ? ` (repair ${e.round})` : ''}: ${e.calls.length} tool call${e.calls.length === 1 ? '' : 's'}${errors ? `, ${errors} rejected` : ''}, ${(e.latency_ms / 1000).toFixed(1)} s${tokens}${e.cost_usd !== undefined ? `, $${e.cost_usd.toFixed(4)}` : ''}`;
+    }
     case 'block_closed': {
       const best = e.best_node === null ? undefined : state.nodes[e.best_node - 1];
       return `block ${e.block} closed${best?.metrics ? `: best node ${best.id}, R2=${f6(best.metrics.final_r2)}` : ''}`;
@@ -145,6 +158,7 @@ export function summary(dir: string, state: StudyState): string {
     `  ${rel(join(dir, ANALYSIS_FILE))}  one entry per trial (the protocol's format)`,
     `  ${rel(join(dir, MEMORY_FILE))}  working memory: regimes, principles, open questions`,
     `  ${rel(join(dir, UCB_FILE))}  the current block's PUCT scores`,
+    ...(state.calls.length ? [`  ${rel(join(dir, REASONING_FILE))}  everything the LLM agent's model said (text, tool calls, tokens, cost)`] : []),
     `  ${rel(join(dir, 'config'))}/iter_NNN_slot_NN.yaml  each trial's whole config`,
     `  ${rel(join(dir, 'runs'))}/iter_NNN_slot_NN/  each trial's run folder (results.log, run.json, model.safetensors, predictions)`,
   );
@@ -192,6 +206,10 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
       },
       onNote: (msg) => out(msg),
     });
+  } catch (err) {
+    // Nothing half-done is left: the journal has every complete step, and resume takes it from there.
+    if (err instanceof LlmAuthError) throw new UserError(`${err.message}\nthe study stopped cleanly; once fixed, continue with 'inrscape study resume ${rel(study.dir)}'`);
+    throw err;
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
@@ -239,7 +257,12 @@ export function registerStudy(program: Command): void {
     .command('run')
     .description("start a study from a config (its dataset:, inr: as the base config, study: settings)")
     .argument('<config>', 'config YAML')
-    .addOption(new Option('--agent <name>', 'rules | tpe | random (default: study.agent)'))
+    .addOption(new Option('--agent <name>', 'rules | tpe | random | llm (default: study.agent)'))
+    .option('--provider <name>', 'LLM agent: anthropic | openai | claude-cli (default: study.llm.provider, anthropic)')
+    .option('--model <name>', 'LLM agent: the model (default: the provider\'s, docs/agents.md)')
+    .option('--base-url <url>', 'LLM agent: an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio) or another endpoint')
+    .option('--instructions <file>', 'LLM agent: instructions replacing the built-in study protocol')
+    .option('--dry-run', 'LLM agent: print the first request (system, tools, message) and send nothing')
     .option('--iterations <n>', 'trials in the whole study (default: study.iterations, 48)')
     .option('--slots <k>', 'trials per batch (default: study.slots, 4)')
     .option('--block <b>', 'iterations per block (default: study.block, 24)')
@@ -255,10 +278,18 @@ export function registerStudy(program: Command): void {
       optionalInt('--threads', flags.threads, 1);
       const { config, warnings } = loadConfig(configPath);
       warn(warnings);
-      if ((agent ?? config.study.agent) === 'llm') throw new UserError('study.agent = "llm": the LLM agent is not available yet; use --agent rules, tpe or random');
+      const llm = llmSettings(agent ?? config.study.agent, config, flags, configPath);
+      if (flags.dryRun) {
+        if (llm === undefined) throw new UserError(`--dry-run shows the LLM agent's next request; the study's agent is ${agent ?? config.study.agent} (add --agent llm)`);
+        const created = studyCreatedEvent(config, { agent, iterations, slots, block, seed, llm, cpuPresetSpace: true });
+        const state = foldEvents([{ line: 1, event: { ...created, v: JOURNAL_VERSION, at: new Date().toISOString() } }]);
+        process.stdout.write(dryRunText(state, llm, enginePriorFlopsPerSecond(concurrency(state, flags.threads).threads)));
+        return;
+      }
+      if (llm !== undefined) checkProvider(llm);
       const dir = resolve(flags.dir ?? defaultStudyDir(configPath));
       const opened = await createStudy(dir, config, {
-        configPath, agent, iterations, slots, block, seed, command: `inrscape study run ${configPath}`,
+        configPath, agent, iterations, slots, block, seed, llm, command: `inrscape study run ${configPath}`,
         onGenerate: (d) => process.stdout.write(`generating the data set into ${rel(d)} (once)\n`),
       });
       await drive(opened, flags.threads);
@@ -270,9 +301,16 @@ export function registerStudy(program: Command): void {
     .argument('<dir>', 'the study folder')
     .option('--iterations <n>', 'extend (or set) the number of trials')
     .option('--threads <n>', 'engine threads per trial (default: measured best)')
-    .action(async (dir: string, flags: { iterations?: string; threads?: string }) => {
+    .option('--dry-run', "LLM agent: print the study's next request (system, tools, message) and send nothing")
+    .action(async (dir: string, flags: { iterations?: string; threads?: string; dryRun?: boolean }) => {
       const iterations = optionalInt('--iterations', flags.iterations, 1);
       optionalInt('--threads', flags.threads, 1);
+      if (flags.dryRun) {
+        const state = loadStudy(resolve(dir));
+        if (state.settings.llm === undefined) throw new UserError(`--dry-run shows the LLM agent's next request; study ${dir} uses the ${state.settings.agent} agent`);
+        process.stdout.write(dryRunText(state, state.settings.llm, enginePriorFlopsPerSecond(concurrency(state, flags.threads).threads)));
+        return;
+      }
       const opened = openStudy(dir);
       try {
         if (iterations !== undefined) changeIterations(opened, iterations);

@@ -141,7 +141,11 @@ function studyToYaml(study: StudyConfig): YamlMapping {
     iterations: study.iterations, slots: study.slots, block: study.block, ucb_c: study.ucb_c,
     max_trial_minutes: study.max_trial_minutes, agent: study.agent, seed: study.seed, search_space: space,
   };
-  if (study.llm !== undefined) out.llm = study.llm;
+  if (study.llm !== undefined) {
+    const llm: YamlMapping = {};
+    for (const [k, v] of Object.entries(study.llm)) if (v !== undefined) setOwn(llm, k, v);
+    out.llm = llm;
+  }
   return out;
 }
 

@@ -1,7 +1,8 @@
+import { parseLlm, type LlmSettings } from './llm.js';
 import { invalid } from './messages.js';
 import { parseSearchSpace, type SearchSpaceOverrides } from './search-range.js';
 import { oneOfRule, unknownKeyRule } from './suggest.js';
-import { COUNT, NON_NEGATIVE, POSITIVE, SEED, copyYamlValue, readNumber, readSection, type NumberRule, type YamlMapping } from './values.js';
+import { COUNT, NON_NEGATIVE, POSITIVE, SEED, readNumber, readSection, type NumberRule } from './values.js';
 
 export const AGENTS = ['rules', 'tpe', 'random', 'llm'] as const;
 export type AgentName = (typeof AGENTS)[number];
@@ -24,8 +25,8 @@ export interface StudyConfig {
   agent: AgentName;
   seed: number;
   search_space: SearchSpaceOverrides;
-  /** Settings of the LLM agent (provider, model, base_url, instructions), kept as written for that agent to read. */
-  llm?: YamlMapping;
+  /** Settings of the LLM agent (provider, model, base_url, instructions, ...): see llm.ts. */
+  llm?: LlmSettings;
 }
 
 /** The reference's loop: 4 slots, blocks of 24; 48 iterations is two blocks. */
@@ -77,9 +78,7 @@ export function parseStudy(value: unknown, warnings: string[]): StudyConfig {
       study.search_space = parseSearchSpace(v, warnings);
     } else if (key === 'llm') {
       if (v === null || v === undefined) continue;
-      const llm = copyYamlValue(v, path);
-      if (llm === null || typeof llm !== 'object' || Array.isArray(llm)) throw invalid(path, v, 'must be a mapping');
-      study.llm = llm;
+      study.llm = parseLlm(v, path);
     } else {
       throw invalid(path, v, unknownKeyRule('study', key, STUDY_KEYS));
     }

@@ -27,14 +27,13 @@ import { bestNode } from './tree.js';
 import type { Agent, AgentContext, AgentNotes, BlockSummary, Proposal, ProposeContext } from './agents/agent.js';
 import { RulesAgent, analyseRules, closeBlockRules } from './agents/rules.js';
 import { oneLine } from './render/text.js';
+import { UserError } from '../util/errors.js';
 
 export interface Agents {
   /** The study's agent. */
   agent: Agent;
   /** Takes over a slot, a note or a summary the agent could not give (default: the rules agent). */
   fallback?: Agent;
-  /** How often an agent with `revise` may try again after a rejected proposal (default 3). */
-  maxRepairs?: number;
   cost?: CostModelOptions;
 }
 
@@ -55,10 +54,11 @@ export function studyCostModel(state: StudyState, opts: CostModelOptions = {}): 
   return fitCostModel(costSamples(state), workload, opts);
 }
 
-function baseContext(state: StudyState, agents: Agents, purpose: 'propose' | 'analyse' | 'closeBlock', index: number): AgentContext {
+/** What every agent decision is given: the state, the budget, the cost model now, and the decision's own random stream. */
+export function agentContext(state: StudyState, cost: CostModelOptions | undefined, purpose: 'propose' | 'analyse' | 'closeBlock', index: number): AgentContext {
   return {
     state, base: state.config, space: state.space, budgetMinutes: state.settings.max_trial_minutes,
-    cost: studyCostModel(state, agents.cost), rng: studyRng(state.settings.seed, purpose, index),
+    cost: studyCostModel(state, cost), rng: studyRng(state.settings.seed, purpose, index),
   };
 }
 
@@ -69,14 +69,14 @@ function errorsNote(errors: readonly ProposalError[]): string {
 
 /**
  * The next batch: enqueued user configs first, then the agent's proposals,
- * each validated (an agent with `revise` is shown the errors and may try
- * again, up to `maxRepairs` times; then the safety repair; then the fallback
- * agent), then fitted to the budget.
+ * each validated (an invalid one is repaired by the safety rules, unless the
+ * agent marked it final after its own repairs), then the fallback agent for
+ * the slots left, then each fitted to the budget.
  */
 export async function proposeBatch(state: StudyState, agents: Agents): Promise<BatchProposedEvent> {
   const next = nextAction(state);
   if (next.kind !== 'propose') throw new Error(`proposeBatch: the study should ${next.kind} now`);
-  const ctxBase = baseContext(state, agents, 'propose', next.batch);
+  const ctxBase = agentContext(state, agents.cost, 'propose', next.batch);
   const trials: ProposedTrial[] = [];
   const pending: InrConfig[] = [];
   const pendingParents: (number | null)[] = [];
@@ -112,44 +112,48 @@ export async function proposeBatch(state: StudyState, agents: Agents): Promise<B
   }
 
   const fallback = agents.fallback ?? new RulesAgent();
-  const maxRepairs = agents.maxRepairs ?? 3;
   const want = next.size - trials.length;
+  // Why slots went to the fallback agent, in words, for the trials that take them.
+  const handedOver: string[] = [];
   if (want > 0) {
-    const pctx = (): ProposeContext => ({
-      ...ctxBase, batch: next.batch, block: next.block, slots: next.size - trials.length, pending: [...pending], pendingParents: [...pendingParents],
-    });
+    const pctx: ProposeContext = {
+      ...ctxBase, batch: next.batch, block: next.block, slots: want, pending: [...pending], pendingParents: [...pendingParents],
+    };
     let proposals: Proposal[] = [];
     try {
-      proposals = (await agents.agent.propose(pctx())).slice(0, want);
+      proposals = (await agents.agent.propose(pctx)).slice(0, want);
     } catch (err) {
-      proposals = [];
-      if (agents.agent === fallback) throw err;
+      if (agents.agent === fallback || err instanceof UserError) throw err;
+      handedOver.push(`${agents.agent.name} agent failed (${oneLine((err as Error).message)})`);
     }
-    for (let p of proposals) {
+    for (const p of proposals) {
       if (trials.length >= next.size) break;
-      let v = validateProposal(p, safetyContext(state, pending));
-      const notes: string[] = [];
-      for (let attempt = 0; !v.ok && agents.agent.revise && attempt < maxRepairs; attempt++) {
-        notes.push(`rejected (${errorsNote(v.errors)})`);
-        try {
-          p = await agents.agent.revise(pctx(), p, v.errors);
-        } catch {
-          break;
-        }
-        v = validateProposal(p, safetyContext(state, pending));
-      }
+      const v = validateProposal(p, safetyContext(state, pending));
+      const earlier = p.rejected ?? [];
       if (v.ok) {
-        add({ parent: v.parent, mutation: p.mutation, strategy: p.strategy, changed: v.changed, inr: v.inr, source: notes.length ? 'repaired' : 'agent', ...(notes.length ? { repairs: notes } : {}) });
+        add({ parent: v.parent, mutation: p.mutation, strategy: p.strategy, changed: v.changed, inr: v.inr, source: earlier.length ? 'repaired' : 'agent', ...(earlier.length ? { repairs: earlier } : {}) });
+        continue;
+      }
+      if (p.final) {
+        handedOver.push(`${agents.agent.name} proposal still invalid after its repairs (${errorsNote(v.errors)})`);
         continue;
       }
       const r = repairProposal(p, safetyContext(state, pending));
       if (r.ok) {
-        add({ parent: r.parent, mutation: `${p.mutation} [repaired: ${r.repairs.join('; ')}]`, strategy: p.strategy, changed: r.changed, inr: r.inr, source: 'repaired', repairs: [...notes, ...r.repairs] });
+        add({ parent: r.parent, mutation: `${p.mutation} [repaired: ${r.repairs.join('; ')}]`, strategy: p.strategy, changed: r.changed, inr: r.inr, source: 'repaired', repairs: r.repairs });
+      } else {
+        handedOver.push(`${agents.agent.name} proposal could not be repaired: ${errorsNote(r.errors)}`);
       }
-      // Otherwise the slot stays empty and the fallback agent fills it below.
     }
+    const short = want - proposals.length;
+    if (short > 0 && handedOver.length === 0) handedOver.push(`${agents.agent.name} agent gave ${proposals.length} of ${want} proposals`);
   }
-  // Slots the agent left empty: the fallback agent, with its own stream.
+  // Slots the agent left empty: the fallback agent, with its own stream; each trial says why it took the slot.
+  let why: string | undefined;
+  const reason = (): string[] => {
+    why = handedOver.shift() ?? why;
+    return why === undefined ? [] : [`${why}; the ${fallback.name} agent took the slot`];
+  };
   for (let round = 0; trials.length < next.size && round < 3; round++) {
     const ctx: ProposeContext = {
       ...ctxBase, rng: studyRng(state.settings.seed, 'fallback', next.batch, round), batch: next.batch, block: next.block,
@@ -160,8 +164,8 @@ export async function proposeBatch(state: StudyState, agents: Agents): Promise<B
       if (trials.length >= next.size) break;
       const v = validateProposal(p, safetyContext(state, pending));
       const r = v.ok ? undefined : repairProposal(p, safetyContext(state, pending));
-      if (v.ok) add({ parent: v.parent, mutation: p.mutation, strategy: p.strategy, changed: v.changed, inr: v.inr, source: 'fallback' });
-      else if (r?.ok) add({ parent: r.parent, mutation: p.mutation, strategy: p.strategy, changed: r.changed, inr: r.inr, source: 'fallback', repairs: r.repairs });
+      if (v.ok) add({ parent: v.parent, mutation: p.mutation, strategy: p.strategy, changed: v.changed, inr: v.inr, source: 'fallback', repairs: reason() });
+      else if (r?.ok) add({ parent: r.parent, mutation: p.mutation, strategy: p.strategy, changed: r.changed, inr: r.inr, source: 'fallback', repairs: [...reason(), ...r.repairs] });
     }
     if (more.length === 0) break;
   }
@@ -190,13 +194,13 @@ function completeNotes(state: StudyState, batch: number, given: AgentNotes | und
 export async function analyseBatch(state: StudyState, agents: Agents): Promise<AgentNotesEvent> {
   const next = nextAction(state);
   if (next.kind !== 'analyse') throw new Error(`analyseBatch: the study should ${next.kind} now`);
-  const ctx = { ...baseContext(state, agents, 'analyse', next.batch), batch: next.batch };
+  const ctx = { ...agentContext(state, agents.cost, 'analyse', next.batch), batch: next.batch };
   const rules = analyseRules({ ...ctx, rng: studyRng(state.settings.seed, 'analyse', next.batch, 1) }, { rootProposals: agents.agent.name === 'tpe' || agents.agent.name === 'random' });
   let given: AgentNotes | undefined;
   try {
     given = await agents.agent.analyse(ctx);
   } catch (err) {
-    if (agents.agent.name === 'rules') throw err;
+    if (agents.agent.name === 'rules' || err instanceof UserError) throw err;
   }
   const done = completeNotes(state, next.batch, given, rules);
   return { type: 'agent_notes', batch: next.batch, agent: agents.agent.name, notes: done.notes, memory: done.memory };
@@ -206,12 +210,12 @@ export async function analyseBatch(state: StudyState, agents: Agents): Promise<A
 export async function closeBlock(state: StudyState, agents: Agents): Promise<BlockClosedEvent> {
   const next = nextAction(state);
   if (next.kind !== 'close_block') throw new Error(`closeBlock: the study should ${next.kind} now`);
-  const ctx = { ...baseContext(state, agents, 'closeBlock', next.block), block: next.block };
+  const ctx = { ...agentContext(state, agents.cost, 'closeBlock', next.block), block: next.block };
   let s: BlockSummary;
   try {
     s = await agents.agent.closeBlock(ctx);
   } catch (err) {
-    if (agents.agent.name === 'rules') throw err;
+    if (agents.agent.name === 'rules' || err instanceof UserError) throw err;
     s = closeBlockRules(ctx);
   }
   const best = bestNode(state, next.block);

@@ -7,11 +7,12 @@
 import { basename } from 'node:path';
 import YAML from 'yaml';
 import { configToYaml, resolveSearchSpace, type Config } from '../config/schema.js';
+import { defaultLlm, type LlmSettings } from '../config/llm.js';
 import type { AgentName } from '../config/study.js';
 import type { YamlMapping } from '../config/values.js';
 import { cpuPresetSpace, presetWorkload, resolveTrialMinutes } from './budget.js';
 import type { Workload } from './cost-model.js';
-import { JOURNAL_VERSION, type StudyCreatedEvent, type Versions } from './journal.js';
+import { JOURNAL_VERSION, type StudyCreatedEvent, type StudyLlmSettings, type Versions } from './journal.js';
 
 export interface CreateOptions {
   agent?: AgentName;
@@ -36,6 +37,8 @@ export interface CreateOptions {
    * config's space is used as it is.
    */
   cpuPresetSpace?: boolean;
+  /** The LLM agent's settings (command-line flags over the config's `study.llm:`), with the instructions' text. */
+  llm?: StudyLlmSettings;
 }
 
 export function datasetName(config: Config): string {
@@ -43,6 +46,12 @@ export function datasetName(config: Config): string {
   if (ds.kind === 'preset') return ds.preset;
   if (ds.kind === 'name') return ds.name;
   return basename(ds.path.replace(/[\\/]+$/, '')) || ds.path;
+}
+
+/** The settings without the instructions' text (which the journal keeps in `settings.llm` only). */
+function settingsOnly(llm: StudyLlmSettings): LlmSettings {
+  const { instructions_text: _text, ...rest } = llm;
+  return rest;
 }
 
 export function studyCreatedEvent(config: Config, opts: CreateOptions = {}): StudyCreatedEvent {
@@ -58,6 +67,7 @@ export function studyCreatedEvent(config: Config, opts: CreateOptions = {}): Stu
     seed: opts.seed ?? config.study.seed,
     ucb_c: opts.ucbC ?? config.study.ucb_c,
     max_trial_minutes: budget.minutes,
+    ...(opts.llm ? { llm: settingsOnly(opts.llm) } : {}),
   };
   const base: Config = { ...config, study };
   return {
@@ -67,6 +77,7 @@ export function studyCreatedEvent(config: Config, opts: CreateOptions = {}): Stu
     settings: {
       iterations: study.iterations, slots: study.slots, block: study.block, ucb_c: study.ucb_c,
       max_trial_minutes: study.max_trial_minutes, agent: study.agent, seed: study.seed,
+      ...(study.agent === 'llm' ? { llm: opts.llm ?? config.study.llm ?? defaultLlm() } : {}),
     },
     space: resolveSearchSpace(base),
     versions: { inrscape: opts.versions?.inrscape ?? 'unknown', node: opts.versions?.node ?? process.version, journal: JOURNAL_VERSION },

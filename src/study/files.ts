@@ -4,6 +4,7 @@ import { join } from 'node:path';
 export const ANALYSIS_FILE = 'analysis.md';
 export const MEMORY_FILE = 'memory.md';
 export const UCB_FILE = 'ucb_scores.txt';
+export const REASONING_FILE = 'reasoning.log';
 export const CONFIG_DIR = 'config';
 export const MEMORY_DIR = 'memory';
 export const RUNS_DIR = 'runs';

@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import type { AgentName } from '../config/study.js';
 import type { ExplorableKey } from '../config/search-space.js';
 import type { InrConfig } from '../config/inr.js';
+import type { LlmSettings } from '../config/llm.js';
 import type { SearchSpace } from '../config/search-range.js';
 import type { YamlMapping } from '../config/values.js';
 import { UserError } from '../util/errors.js';
@@ -34,6 +35,13 @@ export interface StudySettings {
   max_trial_minutes: number;
   agent: AgentName;
   seed: number;
+  /** The LLM agent's settings (agent llm only); never a key. */
+  llm?: StudyLlmSettings;
+}
+
+export interface StudyLlmSettings extends LlmSettings {
+  /** The text of `instructions` as read when the study was created, so a resume is shown the same. */
+  instructions_text?: string;
 }
 
 export interface Versions {
@@ -197,6 +205,40 @@ export interface EnqueuedEvent {
   request?: string;
 }
 
+/** One call to the LLM agent's model: what it was asked (in short) and everything it said. */
+export interface AgentCallEvent {
+  type: 'agent_call';
+  /** The decision the call was for. */
+  purpose: 'propose' | 'analyse' | 'close_block';
+  batch?: number;
+  block?: number;
+  /** 0 for the first request of a decision, 1.. for the repair rounds after invalid actions. */
+  round: number;
+  provider: string;
+  model: string;
+  /** How the tools went to the model: native tool calls, or the JSON contract in the prompt. */
+  mode?: 'tools' | 'json';
+  /** Size and digest of the prompt (its text is not kept: `study run --dry-run` shows it). */
+  prompt_chars: number;
+  prompt_sha256: string;
+  /** Tries the request took (more than 1 after rate limits or server errors). */
+  tries: number;
+  /** Why each failed try was retried, and the wait. */
+  retries?: string[];
+  latency_ms: number;
+  /** The model's free text, verbatim (data: rendered, never executed). */
+  text: string;
+  /** The tool calls, as the model gave them. */
+  calls: { name: string; input: unknown; malformed?: string }[];
+  /** What inrscape answered to each call (accepted, or the exact validation errors). */
+  results: string[];
+  usage?: { input_tokens: number; output_tokens: number; cache_read_tokens?: number; cache_write_tokens?: number };
+  cost_usd?: number;
+  stop_reason?: string;
+  /** Set when the call failed (after its retries): the decision fell back to the rules agent. */
+  error?: string;
+}
+
 /** `study resume` may extend a finished study. */
 export interface SettingsChangedEvent {
   type: 'settings_changed';
@@ -212,7 +254,8 @@ export type StudyEventBody =
   | AgentNotesEvent
   | BlockClosedEvent
   | EnqueuedEvent
-  | SettingsChangedEvent;
+  | SettingsChangedEvent
+  | AgentCallEvent;
 
 export type StudyEventType = StudyEventBody['type'];
 
@@ -246,7 +289,7 @@ export class JournalError extends UserError {
 
 export const EVENT_TYPES: readonly StudyEventType[] = [
   'study_created', 'batch_proposed', 'trial_started', 'trial_finished', 'trial_failed',
-  'agent_notes', 'block_closed', 'enqueued', 'settings_changed',
+  'agent_notes', 'block_closed', 'enqueued', 'settings_changed', 'agent_call',
 ];
 
 /** Fields each event type must have (a cheap check that catches hand edits and truncations). */
@@ -260,6 +303,7 @@ const REQUIRED: Record<StudyEventType, readonly string[]> = {
   block_closed: ['block', 'summary', 'principles', 'open_questions'],
   enqueued: ['id', 'inr'],
   settings_changed: [],
+  agent_call: ['purpose', 'round', 'provider', 'model', 'calls', 'results'],
 };
 
 export function journalPath(studyDir: string): string {

@@ -25,6 +25,7 @@ import { runPool, type TrialOutcome, type TrialRunner } from '../exec/runner.js'
 import { UserError } from '../util/errors.js';
 import { decide, trialsToRun, type Agents } from './advance.js';
 import { createAgent } from './agents/index.js';
+import type { LlmAgentSetup } from './agents/llm/index.js';
 import { studyCreatedEvent, type CreateOptions } from './create.js';
 import { CONFIG_DIR, MEMORY_DIR, configFile, runDir } from './files.js';
 import { INBOX_DIR, drainInbox, enqueuedRequests } from './inbox.js';
@@ -44,7 +45,7 @@ export interface OpenStudy {
   close(): void;
 }
 
-export interface NewStudyOptions extends Pick<CreateOptions, 'agent' | 'iterations' | 'slots' | 'block' | 'seed' | 'ucbC'> {
+export interface NewStudyOptions extends Pick<CreateOptions, 'agent' | 'iterations' | 'slots' | 'block' | 'seed' | 'ucbC' | 'llm'> {
   /** The config file: relative dataset paths are read from its folder. */
   configPath?: string;
   /** Told when a preset data set is generated into the cache (it takes a while the first time). */
@@ -88,7 +89,7 @@ export async function createStudy(dir: string, config: Config, opts: NewStudyOpt
     });
     const meta = readDatasetMeta(datasetDir);
     const created = studyCreatedEvent(config, {
-      agent: opts.agent, iterations: opts.iterations, slots: opts.slots, block: opts.block, seed: opts.seed, ucbC: opts.ucbC,
+      agent: opts.agent, iterations: opts.iterations, slots: opts.slots, block: opts.block, seed: opts.seed, ucbC: opts.ucbC, llm: opts.llm,
       workload: { cells: meta.cells, frames: meta.frames }, versions: { inrscape: packageVersion() }, cpuPresetSpace: true,
     });
     created.dataset_dir = resolve(datasetDir);
@@ -167,6 +168,8 @@ export interface LoopOptions {
   onEvent?: (entry: JournalEntry, state: StudyState) => void;
   /** What the loop does besides appending events, in words. */
   onNote?: (message: string) => void;
+  /** For the LLM agent: the environment its provider reads (keys), retry timing. */
+  llm?: Omit<LlmAgentSetup, 'record'>;
 }
 
 /** Append, fold, render, tell. */
@@ -220,7 +223,7 @@ export async function runLoop(study: OpenStudy, opts: LoopOptions): Promise<Stud
   const { state, dir } = study;
   const record = recorder(study, opts.onEvent);
   const agents: Agents = {
-    agent: createAgent(state.settings.agent),
+    agent: createAgent(state.settings.agent, { llm: { settings: state.settings.llm, record: (e) => record(e), ...opts.llm } }),
     ...(opts.priorFlopsPerSecond !== undefined ? { cost: { priorFlopsPerSecond: opts.priorFlopsPerSecond } } : {}),
   };
   const dataset = await datasetFolder(study, opts);

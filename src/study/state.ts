@@ -14,7 +14,7 @@ import type { ExplorableKey } from '../config/search-space.js';
 import type { SearchSpace } from '../config/search-range.js';
 import { classify, type TrialClass } from './classify.js';
 import type {
-  AgentNotesEvent, BlockClosedEvent, EnqueuedEvent, JournalEntry, NodeNote, ProposalSource, StudyCreatedEvent,
+  AgentCallEvent, AgentNotesEvent, BlockClosedEvent, EnqueuedEvent, JournalEntry, NodeNote, ProposalSource, StudyCreatedEvent,
   StudyEvent, StudySettings, Strategy, TrialMetrics, Versions,
 } from './journal.js';
 import { JournalError } from './journal.js';
@@ -88,6 +88,19 @@ export interface StudyState {
   enqueued: number;
   /** Journal lines folded. */
   lines: number;
+  /** Totals of the LLM agent's model calls (agent_call events). */
+  llm: LlmTotals;
+  /** The model calls themselves, for reasoning.log. */
+  calls: (AgentCallEvent & { at: string })[];
+}
+
+export interface LlmTotals {
+  calls: number;
+  failed: number;
+  input_tokens: number;
+  output_tokens: number;
+  /** Summed where the provider reports a cost. */
+  cost_usd: number;
 }
 
 export type NextAction =
@@ -119,6 +132,7 @@ export function initialState(entry: JournalEntry): StudyState {
     name: e.name, created: e, created_at: e.at, config, settings: { ...e.settings },
     space: e.space ?? resolveSearchSpace(config), versions: e.versions, workload: e.workload ?? null,
     nodes: [], batches: [], blocks: [], queue: [], enqueued: 0, lines: 1,
+    llm: { calls: 0, failed: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 }, calls: [],
   };
 }
 
@@ -224,6 +238,14 @@ export function applyEvent(state: StudyState, entry: JournalEntry): StudyState {
         if (e.iterations < state.nodes.length) fail(entry, `iterations ${e.iterations} is below the ${state.nodes.length} trials proposed`);
         state.settings.iterations = e.iterations;
       }
+      break;
+    case 'agent_call':
+      state.llm.calls++;
+      if (e.error !== undefined) state.llm.failed++;
+      state.llm.input_tokens += e.usage?.input_tokens ?? 0;
+      state.llm.output_tokens += e.usage?.output_tokens ?? 0;
+      state.llm.cost_usd += e.cost_usd ?? 0;
+      state.calls.push(e);
       break;
     default: {
       const never: never = e;

@@ -1,9 +1,10 @@
 /**
  * The agent interface: an agent proposes the next batch, writes notes after a
- * batch, and summarises a block. Everything is async and structured so an LLM
- * agent (a later issue: tools record_iteration, update_memory, propose_config)
- * fits without changes: proposals are data validated by safety.ts, and the
- * validation errors go back to the agent (`revise`) as data.
+ * batch, and summarises a block. Everything is async and structured: proposals
+ * are data, validated by safety.ts whatever the agent. An agent that repairs
+ * its own proposals (the LLM agent, shown the validation errors) marks what it
+ * gives `final`; a final proposal that is still invalid is not repaired but
+ * its slot goes to the fallback agent, and the trial records why.
  *
  * Agents keep no state between calls: everything they know comes from the
  * context (the state folded from the journal, and a random stream derived from
@@ -15,7 +16,7 @@ import type { SearchSpace } from '../../config/search-range.js';
 import type { Rng } from '../../util/rng.js';
 import type { CostModel } from '../cost-model.js';
 import type { MemoryUpdate, NodeNote, Strategy } from '../journal.js';
-import type { ProposalError, ProposalInput } from '../safety.js';
+import type { ProposalInput } from '../safety.js';
 import type { StudyState } from '../state.js';
 
 /** One proposed trial: parent, the `inr:` keys to set, and what was done, in words. */
@@ -23,6 +24,10 @@ export interface Proposal extends ProposalInput {
   /** The protocol's Mutation line: what changed (e.g. `inr_learning_rate 1e-4 -> 2e-4 (x2)`). */
   mutation: string;
   strategy: Strategy;
+  /** Earlier attempts for this slot that failed validation, in words (recorded with the trial). */
+  rejected?: string[];
+  /** The agent had its repairs: if still invalid, the fallback agent takes the slot (no safety repair). */
+  final?: boolean;
 }
 
 export interface AgentContext {
@@ -71,12 +76,8 @@ export interface BlockSummary {
 
 export interface Agent {
   readonly name: string;
+  /** Up to `ctx.slots` proposals; fewer leaves the rest to the fallback agent. */
   propose(ctx: ProposeContext): Promise<Proposal[]>;
-  /**
-   * Optional: try again after a rejected proposal, shown the errors. Without
-   * it (or after its attempts run out) the safety repair, then the rules agent, take over.
-   */
-  revise?(ctx: ProposeContext, rejected: Proposal, errors: ProposalError[]): Promise<Proposal>;
   analyse(ctx: AnalyseContext): Promise<AgentNotes>;
   closeBlock(ctx: CloseBlockContext): Promise<BlockSummary>;
 }

@@ -1,6 +1,8 @@
 import type { AgentName } from '../../config/study.js';
+import type { StudyLlmSettings } from '../journal.js';
 import { UserError } from '../../util/errors.js';
 import type { Agent } from './agent.js';
+import { createLlmAgent, type LlmAgentSetup } from './llm/index.js';
 import { RandomAgent } from './random.js';
 import { RulesAgent } from './rules.js';
 import { TpeAgent, type TpeOptions } from './tpe.js';
@@ -10,8 +12,14 @@ export { RandomAgent } from './random.js';
 export { RulesAgent } from './rules.js';
 export { TpeAgent } from './tpe.js';
 
-/** The built-in agents by name. The LLM agent comes with a later issue. */
-export function createAgent(name: AgentName, opts: { tpe?: TpeOptions } = {}): Agent {
+export interface AgentOptions {
+  tpe?: TpeOptions;
+  /** The LLM agent's settings (from the journal) and where its calls go. */
+  llm?: { settings: StudyLlmSettings | undefined } & LlmAgentSetup;
+}
+
+/** The agents by name. */
+export function createAgent(name: AgentName, opts: AgentOptions = {}): Agent {
   switch (name) {
     case 'rules':
       return new RulesAgent();
@@ -19,8 +27,11 @@ export function createAgent(name: AgentName, opts: { tpe?: TpeOptions } = {}): A
       return new TpeAgent(opts.tpe);
     case 'random':
       return new RandomAgent();
-    case 'llm':
-      throw new UserError('study.agent = "llm": the LLM agent is not available yet; use rules, tpe or random');
+    case 'llm': {
+      if (opts.llm?.settings === undefined) throw new UserError('study.agent = "llm" needs study.llm settings (provider, model, ...): see docs/agents.md');
+      const { settings, ...setup } = opts.llm;
+      return createLlmAgent(settings, setup);
+    }
     default: {
       const never: never = name;
       throw new UserError(`unknown agent ${String(never)}`);

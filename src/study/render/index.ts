@@ -6,11 +6,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { ANALYSIS_FILE, MEMORY_FILE, UCB_FILE, configFile, memorySnapshotFile } from '../files.js';
+import { ANALYSIS_FILE, MEMORY_FILE, REASONING_FILE, UCB_FILE, configFile, memorySnapshotFile } from '../files.js';
 import type { StudyState } from '../state.js';
 import { renderAnalysis } from './analysis.js';
 import { renderTrialConfig } from './configs.js';
 import { renderMemory } from './memory.js';
+import { renderReasoning } from './reasoning.js';
 import { renderUcb } from './ucb.js';
 
 export { analysisEntry, renderAnalysis } from './analysis.js';
@@ -25,6 +26,7 @@ export function renderFiles(state: StudyState): Map<string, string> {
   out.set(ANALYSIS_FILE, renderAnalysis(state));
   out.set(MEMORY_FILE, renderMemory(state));
   out.set(UCB_FILE, renderUcb(state));
+  if (state.calls.length > 0) out.set(REASONING_FILE, renderReasoning(state));
   for (const n of state.nodes) out.set(configFile(n.id, n.slot), renderTrialConfig(state, n));
   for (const b of state.blocks) if (b.closed) out.set(memorySnapshotFile(b.index), renderMemory(state, { block: b.index }));
   return out;

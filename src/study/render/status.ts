@@ -10,6 +10,15 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, j) => (j === r.length - 1 ? c : c.padEnd(widths[j]))).join('  ').trimEnd()).join('\n');
 }
 
+/** The LLM agent's spending so far (fallbacks are in the trials' sources). */
+function llmLine(state: StudyState): string {
+  const l = state.llm;
+  const llm = state.settings.llm;
+  const sources = state.nodes.filter((n) => n.source === 'fallback').length;
+  const model = state.calls[state.calls.length - 1]?.model ?? llm?.model ?? '(default model)';
+  return `llm: ${llm?.provider ?? '?'} ${model}, ${l.calls} calls (${l.failed} failed), ${l.input_tokens} tokens in / ${l.output_tokens} out${l.cost_usd > 0 ? `, $${l.cost_usd.toFixed(4)}` : ''}; ${sources} slot${sources === 1 ? '' : 's'} filled by the rules agent`;
+}
+
 export function renderStatus(state: StudyState, opts: { mutationWidth?: number } = {}): string {
   const width = opts.mutationWidth ?? 60;
   const rows: string[][] = [['id', 'parent', 'block', 'class', 'R2', 'MSE', 'slope', 'time', 'mutation']];
@@ -34,6 +43,7 @@ export function renderStatus(state: StudyState, opts: { mutationWidth?: number }
     best
       ? `best: node ${best.id} R2=${f6(best.metrics!.final_r2)} (${best.klass}) ${configBrief(best.inr)}`
       : 'best: none yet (no trial finished within the budget)',
+    ...(state.llm.calls > 0 ? [llmLine(state)] : []),
     `next: ${next.kind === 'run' ? `run nodes ${next.nodes.join(', ')}` : next.kind === 'propose' ? `propose batch ${next.batch}` : next.kind === 'analyse' ? `analyse batch ${next.batch}` : next.kind === 'close_block' ? `close block ${next.block}` : 'done'}`,
   ];
   return lines.join('\n') + '\n';

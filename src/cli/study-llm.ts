@@ -1,0 +1,83 @@
+/**
+ * The LLM agent's command-line side: `--provider`, `--model`, `--base-url`,
+ * `--instructions` over the config's `study.llm:`, an early check that the
+ * provider can be used (its key is set, its command exists) before a study
+ * folder is made, and `--dry-run`, which prints the next request and sends nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { defaultLlm, parseLlm } from '../config/llm.js';
+import type { Config } from '../config/schema.js';
+import type { AgentName } from '../config/study.js';
+import { createProvider, nextPrompt } from '../study/agents/llm/index.js';
+import type { StudyLlmSettings } from '../study/journal.js';
+import type { StudyState } from '../study/state.js';
+import { UserError, show } from '../util/errors.js';
+
+export interface LlmFlags {
+  provider?: string;
+  model?: string;
+  baseUrl?: string;
+  instructions?: string;
+}
+
+function readInstructions(path: string, what: string): string {
+  try {
+    const text = readFileSync(path, 'utf8');
+    if (text.trim() === '') throw new UserError(`${what} = ${show(path)}: the file is empty`);
+    return text;
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${what} = ${show(path)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/**
+ * The LLM settings a new study records: flags over `study.llm:` over the
+ * defaults, the instructions file read now (a relative path in the config is
+ * read from the config's folder). Undefined when the agent is not `llm`; LLM
+ * flags with another agent are an error, not silently ignored.
+ */
+export function llmSettings(agent: AgentName, config: Config, flags: LlmFlags, configPath?: string): StudyLlmSettings | undefined {
+  const given = Object.entries({ '--provider': flags.provider, '--model': flags.model, '--base-url': flags.baseUrl, '--instructions': flags.instructions }).filter(([, v]) => v !== undefined);
+  if (agent !== 'llm') {
+    if (given.length) throw new UserError(`${given[0][0]} = ${show(given[0][1])}: only for the LLM agent; add --agent llm (the study's agent is ${agent})`);
+    return undefined;
+  }
+  const fromFlags = parseLlm({ provider: flags.provider, model: flags.model, base_url: flags.baseUrl, instructions: flags.instructions }, '--');
+  const base = config.study.llm ?? defaultLlm();
+  const s: StudyLlmSettings = { ...base };
+  if (flags.provider !== undefined) s.provider = fromFlags.provider;
+  if (flags.model !== undefined) s.model = fromFlags.model;
+  if (flags.baseUrl !== undefined) s.base_url = fromFlags.base_url;
+  if (flags.instructions !== undefined) {
+    s.instructions = resolve(flags.instructions);
+    s.instructions_text = readInstructions(s.instructions, '--instructions');
+  } else if (s.instructions !== undefined) {
+    const path = configPath !== undefined ? resolve(dirname(configPath), s.instructions) : resolve(s.instructions);
+    s.instructions_text = readInstructions(path, 'study.llm.instructions');
+  }
+  return s;
+}
+
+/** Fail now, with the provider's own message, when it cannot be used (no key, no command, no model). */
+export function checkProvider(s: StudyLlmSettings): void {
+  createProvider(s);
+}
+
+/** The next request as text: what `--dry-run` prints. */
+export function dryRunText(state: StudyState, s: StudyLlmSettings, priorFlopsPerSecond?: number): string {
+  const p = nextPrompt(state, s, priorFlopsPerSecond !== undefined ? { priorFlopsPerSecond } : {});
+  const head = `# dry run: nothing is sent. provider ${s.provider}, model ${s.model ?? '(the provider default)'}, mode ${s.provider === 'claude-cli' ? 'json' : s.mode}`;
+  if (typeof p === 'string') return `${head}\n${p}\n`;
+  const tools = p.tools.map((t) => `- ${t.name}: ${t.description}\n  ${JSON.stringify(t.input_schema)}`).join('\n');
+  const chars = p.system.length + p.message.length;
+  return [
+    head,
+    `# decision: ${p.purpose}; ${chars} characters (about ${Math.round(chars / 4)} tokens)`,
+    '',
+    '## system', p.system.trim(), '',
+    '## tools', tools, '',
+    '## message', p.message, '',
+  ].join('\n');
+}

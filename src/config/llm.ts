@@ -1,0 +1,87 @@
+/**
+ * The config's `study.llm:` section: which model steers a study with
+ * `agent: llm`, and how it is called. API keys are never read from here
+ * (only from ANTHROPIC_API_KEY / OPENAI_API_KEY in the environment), so a
+ * config file or a journal can be shared without leaking one.
+ */
+import { invalid } from './messages.js';
+import { oneOfRule, unknownKeyRule } from './suggest.js';
+import { COUNT, SEED, readNumber, readSection, type NumberRule } from './values.js';
+
+export const PROVIDERS = ['anthropic', 'openai', 'claude-cli'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+export const LLM_MODES = ['auto', 'tools', 'json'] as const;
+export type LlmMode = (typeof LLM_MODES)[number];
+
+export interface LlmSettings {
+  provider: ProviderName;
+  /** The model name; left out, the provider's default (docs/agents.md). */
+  model?: string;
+  /** An OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio), or another Anthropic endpoint. */
+  base_url?: string;
+  /** A file whose text replaces the built-in instructions (the study protocol). */
+  instructions?: string;
+  /**
+   * `tools`: native tool calls; `json`: one JSON object per answer, the tools
+   * described in the prompt (for servers without tool support); `auto`: tools,
+   * switching to JSON when the server refuses tools. claude-cli is always JSON.
+   */
+  mode: LlmMode;
+  /** Seconds one request may take. */
+  timeout_s: number;
+  /** Retries of a request after a rate limit, server or network error. */
+  max_retries: number;
+  /** The longest answer asked for, in tokens. */
+  max_tokens: number;
+  /** The `claude` executable for provider claude-cli. */
+  command?: string;
+}
+
+export function defaultLlm(provider: ProviderName = 'anthropic'): LlmSettings {
+  return { provider, mode: 'auto', timeout_s: 300, max_retries: 4, max_tokens: 8192 };
+}
+
+const NUMBERS: Record<'timeout_s' | 'max_retries' | 'max_tokens', NumberRule> = {
+  timeout_s: { integer: false, min: 0, exclusive: true }, max_retries: SEED, max_tokens: COUNT,
+};
+const STRINGS = ['model', 'base_url', 'instructions', 'command'] as const;
+const LLM_KEYS: readonly string[] = ['provider', 'mode', ...STRINGS, ...Object.keys(NUMBERS)];
+
+function isNumberKey(key: string): key is keyof typeof NUMBERS {
+  return Object.hasOwn(NUMBERS, key);
+}
+
+/** Parse `study.llm:` (or the same fields from command-line flags, `where` = `--`). */
+export function parseLlm(value: unknown, where = 'study.llm'): LlmSettings {
+  const section = readSection(value, where);
+  const llm = defaultLlm();
+  const path = (k: string): string => (where.endsWith('-') ? `${where}${k.replace(/_/g, '-')}` : `${where}.${k}`);
+  for (const [key, v] of Object.entries(section)) {
+    if (v === undefined || v === null) continue;
+    if (key === 'provider') {
+      if (typeof v !== 'string' || !(PROVIDERS as readonly string[]).includes(v)) throw invalid(path(key), v, oneOfRule(v, PROVIDERS));
+      llm.provider = v as ProviderName;
+    } else if (key === 'mode') {
+      if (typeof v !== 'string' || !(LLM_MODES as readonly string[]).includes(v)) throw invalid(path(key), v, oneOfRule(v, LLM_MODES));
+      llm.mode = v as LlmMode;
+    } else if ((STRINGS as readonly string[]).includes(key)) {
+      if (typeof v !== 'string' || v.trim() === '') throw invalid(path(key), v, 'must be a non-empty string');
+      llm[key as (typeof STRINGS)[number]] = v;
+    } else if (isNumberKey(key)) {
+      llm[key] = readNumber(v, path(key), NUMBERS[key]);
+    } else {
+      throw invalid(path(key), v, unknownKeyRule(where, key, LLM_KEYS));
+    }
+  }
+  if (llm.base_url !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(llm.base_url);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw invalid(path('base_url'), llm.base_url, 'must be an http:// or https:// URL');
+  }
+  return llm;
+}
