@@ -14,7 +14,7 @@ import { LlmAgent } from '../src/study/agents/llm/agent.js';
 import { anthropicProvider } from '../src/study/agents/llm/anthropic.js';
 import { claudeCliProvider } from '../src/study/agents/llm/claude-cli.js';
 import { openaiProvider } from '../src/study/agents/llm/openai.js';
-import { LlmAuthError, type Provider } from '../src/study/agents/llm/provider.js';
+import { LlmAuthError, LlmStopError, type Provider } from '../src/study/agents/llm/provider.js';
 import { StudyBuilder } from '../src/study/builder.js';
 import type { AgentCallEvent } from '../src/study/journal.js';
 import { renderAnalysis, renderMemory } from '../src/study/render/index.js';
@@ -216,8 +216,48 @@ for (const kind of KINDS) {
         assert.equal(server.requests.length, 4, 'the first request and 3 repairs');
         assert.match(lastUserText(server.requests[1]), /^You did not call any tool\. 2 slots are still open: call propose_config 2 more times\.$/);
         assert.deepEqual(ev.trials.map((t) => t.source), ['fallback', 'fallback']);
-        for (const t of ev.trials) assert.deepEqual(t.repairs?.slice(0, 1), ['llm agent gave 0 of 2 proposals; the rules agent took the slot']);
+        for (const t of ev.trials) assert.deepEqual(t.repairs?.slice(0, 1), ['llm gave no proposal (no tool call in 4 answers); the rules agent took the slot']);
         assert.equal(calls.length, 4);
+      });
+    });
+
+    test('more calls than slots, and a duplicate within one answer, are answered call by call', async () => {
+      const b = proposingStudy();
+      await withServer([modelReply({ calls: [propose(2, { omega_inr: 20 }), propose(2, { omega_inr: 20 }), propose(1, { omega_inr: 30 }), propose(1, { omega_inr: 40 })] })], async (server) => {
+        const { agent, calls } = agentWith(providerFor(kind, server));
+        const ev = await proposeBatch(b.state, { agent });
+        assert.equal(server.requests.length, 1, 'both slots were filled in the first answer: no repair round');
+        assert.deepEqual(ev.trials.map((t) => [t.parent, t.inr.omega_inr]), [[2, 20], [1, 30]]);
+        const r = calls[0].results;
+        assert.match(r[1], /^ERROR: rejected:\n- this config is exactly an earlier slot of this batch's: change at least one explorable value \[duplicate\]/);
+        assert.equal(r[3], 'ERROR: all 2 slots are already filled; this proposal was not used');
+      });
+    });
+
+    test('an auth error in a repair round still stops the decision', async () => {
+      const b = proposingStudy();
+      await withServer([modelReply({ calls: [propose(2, { omega_inr: 1000 }), propose(2, { omega_inr: 20 })] }), unauthorized(kind)], async (server) => {
+        const { agent } = agentWith(providerFor(kind, server));
+        await assert.rejects(proposeBatch(b.state, { agent }), LlmAuthError);
+      });
+    });
+
+    test('a failed call falls back to the rules agent and says so; 3 failed decisions in a row stop the study', async () => {
+      const down = (): ReturnType<typeof anthropicError> => ({ ...(kind === 'anthropic' ? anthropicError(500, 'api_error', 'Internal server error') : openaiError(500, 'The server had an error', 'server_error')), headers: { 'x-should-retry': 'false' } });
+      const b = new StudyBuilder({ iterations: 12, slots: 2 });
+      b.batch([{}, { inr: { omega_inr: 15 } }]);
+      b.finish(1, 0.95).finish(2, 0.97);
+      await withServer([down, down, down], async (server) => {
+        const { agent, calls } = agentWith(providerFor(kind, server));
+        const notes = await analyseBatch(b.state, { agent });
+        assert.deepEqual(notes.filled_by_rules, ['note of node 1', 'note of node 2', 'memory hypothesis', 'memory observations']);
+        assert.match(calls[0].error ?? '', /request failed \(500: /);
+        b.push(notes).settle();
+        const ev = await proposeBatch(b.state, { agent });
+        assert.ok(ev.trials.every((t) => t.source === 'fallback' && /^llm agent failed \(.*500.*\); the rules agent took the slot$/.test(t.repairs?.[0] ?? '')));
+        b.push(ev);
+        for (const id of ev.trials.map((t) => t.node)) b.finish(id, 0.96);
+        await assert.rejects(analyseBatch(b.state, { agent }), (e: unknown) => e instanceof LlmStopError && /the model failed 3 decisions in a row/.test(e.message));
       });
     });
 
@@ -290,6 +330,12 @@ describe('llm agent: analysis and block end', () => {
       assert.equal(ev.best_node, 2);
     });
   });
+});
+
+test('a bug in inrscape (not a failed call) is not hidden behind the rules agent', async () => {
+  const broken: Provider = { name: 'anthropic', model: 'm', mode: 'tools', complete: async () => { throw new TypeError('x is not a function'); } };
+  const { agent } = agentWith(broken);
+  await assert.rejects(proposeBatch(proposingStudy().state, { agent }), TypeError);
 });
 
 describe('llm agent through the claude command line (stand-in on PATH)', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { defaultLlm, type LlmSettings } from '../src/config/llm.js';
 import { claudeCliProvider } from '../src/study/agents/llm/claude-cli.js';
@@ -93,10 +93,15 @@ describe('claude-cli provider: a good answer', () => {
     assert.ok(call.argv.every((a) => !a.includes('INR study')));
   });
 
-  test('runs outside the project, so its CLAUDE.md and settings do not reach the model', async (t) => {
-    const { provider, calls } = setup(t, [{ result: GOOD }]);
+  test('runs in a private empty folder, so no CLAUDE.md or settings (the project\'s, or planted in /tmp) reach the model', async (t) => {
+    const { provider, calls } = setup(t, [{ result: GOOD }, { result: GOOD }]);
     await provider.complete(REQUEST);
-    assert.equal(realpathSync(calls()[0].cwd), realpathSync(tmpdir()));
+    await provider.complete(REQUEST);
+    const [first, second] = calls().map((c) => c.cwd);
+    assert.notEqual(first, second, 'a fresh folder per run');
+    assert.equal(realpathSync(dirname(first)), realpathSync(tmpdir()));
+    assert.match(basename(first), /^inrscape-claude-/);
+    assert.ok(!existsSync(first), 'removed after the run');
   });
 
   test('an answer wrapped in prose or a ```json fence still parses', async (t) => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { defaultLlm, type LlmSettings } from '../src/config/llm.js';
 import { anthropicProvider, ANTHROPIC_DEFAULT_MODEL } from '../src/study/agents/llm/anthropic.js';
 import { openaiProvider, OPENAI_DEFAULT_MODEL, PLACEHOLDER_KEY } from '../src/study/agents/llm/openai.js';
-import { LlmAuthError, LlmCallError, type ModelRequest, type Provider, type ToolSpec } from '../src/study/agents/llm/provider.js';
+import { LlmAuthError, LlmCallError, LlmStopError, type ModelRequest, type Provider, type ToolSpec } from '../src/study/agents/llm/provider.js';
 import { withRetries } from '../src/study/agents/llm/retry.js';
 import { retryAfterMs } from '../src/study/agents/llm/sdk-errors.js';
 import { UserError } from '../src/util/errors.js';
@@ -94,7 +94,7 @@ test('anthropic: the request carries system, tools and turns in the Messages wir
     assert.deepEqual(req.body, {
       model: 'anthropic-test-model',
       max_tokens: 1024,
-      system: 'You steer a study.',
+      system: [{ type: 'text', text: 'You steer a study.', cache_control: { type: 'ephemeral' } }],
       tools: [
         { name: 'propose_config', description: 'Propose one trial.', input_schema: TOOLS[0].input_schema },
         { name: 'finish', description: 'End the study.', input_schema: TOOLS[1].input_schema },
@@ -165,7 +165,9 @@ test('anthropic: JSON mode sends no tools, puts the contract in the system text 
     const r = await p.complete(REQUEST);
     const body = server.requests[0].body;
     assert.equal(body.tools, undefined);
-    assert.match(String(body.system), /^You steer a study\.[\s\S]*propose_config/);
+    const system = body.system as { type: string; text: string; cache_control?: unknown }[];
+    assert.match(system[0].text, /^You steer a study\.[\s\S]*propose_config/);
+    assert.deepEqual(system[0].cache_control, { type: 'ephemeral' }, 'instructions and tools are read from the prompt cache after the first call');
     const messages = body.messages as { role: string; content: unknown }[];
     assert.deepEqual(messages.map((m) => m.role), ['user', 'assistant', 'user']);
     assert.ok(messages.every((m) => typeof m.content === 'string'), 'plain text messages');
@@ -466,3 +468,36 @@ test('retry-after: milliseconds first, then seconds or an HTTP date', () => {
   assert.equal(retryAfterMs(new Headers({ 'retry-after': 'soon' }), now), undefined);
   assert.equal(retryAfterMs(new Headers(), now), undefined);
 });
+
+for (const kind of ['anthropic', 'openai'] as const) {
+  test(`${kind}: the test server refuses a history with an unanswered tool call, as the real API does`, async () => {
+    const unanswered: ModelRequest = {
+      ...SHORT,
+      turns: [
+        { role: 'user', text: 'go' },
+        { role: 'assistant', text: '', calls: [{ id: 'call_x', name: 'propose_config', input: { lr: 1 } }] },
+        { role: 'user', text: 'and?' },
+      ],
+    };
+    await withServer([], async (server) => {
+      const err = await rejection(provider(server, kind).complete(unanswered));
+      assert.ok(err instanceof LlmCallError && !err.transient && err.status === 400, String(err));
+      assert.match(err.message, /call_x/);
+    });
+  });
+
+  test(`${kind}: a 404 (no such model) and an exhausted quota stop the study instead of falling back on every decision`, async () => {
+    const notFound = kind === 'anthropic' ? anthropicError(404, 'not_found_error', 'model: claude-nope') : openaiError(404, 'The model `gpt-nope` does not exist', 'invalid_request_error', 'model_not_found');
+    const quota = kind === 'anthropic'
+      ? anthropicError(400, 'invalid_request_error', 'Your credit balance is too low to access the Anthropic API.')
+      : { ...openaiError(429, 'You exceeded your current quota, please check your plan and billing details.', 'insufficient_quota', 'insufficient_quota'), headers: { 'x-should-retry': 'false' } };
+    await withServer([notFound, quota], async (server) => {
+      const a = await rejection(provider(server, kind).complete(SHORT));
+      assert.ok(a instanceof LlmStopError && a instanceof UserError, String(a));
+      assert.match(a.message, /not found \(404: .*\): check the model name \(--model\) and the base URL/);
+      const b = await rejection(provider(server, kind).complete(SHORT));
+      assert.ok(b instanceof LlmStopError, String(b));
+      assert.match(b.message, /the account cannot pay for requests/);
+    });
+  });
+}

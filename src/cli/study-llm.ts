@@ -32,6 +32,11 @@ function readInstructions(path: string, what: string): string {
   }
 }
 
+/** A path in the config: relative to the config file's folder. */
+function fromConfig(path: string, configPath: string | undefined): string {
+  return configPath !== undefined ? resolve(dirname(configPath), path) : resolve(path);
+}
+
 /**
  * The LLM settings a new study records: flags over `study.llm:` over the
  * defaults, the instructions file read now (a relative path in the config is
@@ -54,9 +59,10 @@ export function llmSettings(agent: AgentName, config: Config, flags: LlmFlags, c
     s.instructions = resolve(flags.instructions);
     s.instructions_text = readInstructions(s.instructions, '--instructions');
   } else if (s.instructions !== undefined) {
-    const path = configPath !== undefined ? resolve(dirname(configPath), s.instructions) : resolve(s.instructions);
-    s.instructions_text = readInstructions(path, 'study.llm.instructions');
+    s.instructions_text = readInstructions(fromConfig(s.instructions, configPath), 'study.llm.instructions');
   }
+  // A command path is read from the config's folder too, and recorded absolute (the command runs in a folder of its own).
+  if (s.command !== undefined && s.command.includes('/')) s.command = fromConfig(s.command, configPath);
   return s;
 }
 

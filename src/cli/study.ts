@@ -28,6 +28,7 @@ import { journalPath, type JournalEntry } from '../study/journal.js';
 import { lockHolder } from '../study/lock.js';
 import { appendEvent, changeIterations, createStudy, loadStudy, openStudy, runLoop, type OpenStudy } from '../study/loop.js';
 import { enginePriorFlopsPerSecond } from '../study/budget.js';
+import { callWhere } from '../study/render/reasoning.js';
 import { renderStatus } from '../study/render/status.js';
 import { configBrief, e3, f1, f4, f6, oneLine } from '../study/render/text.js';
 import { formatErrors, safetyContext, validateProposal } from '../study/safety.js';
@@ -129,7 +130,7 @@ export function progressLine(entry: JournalEntry, state: StudyState): string | u
       return `iter ${String(e.node).padStart(3)}  failed     ${oneLine(e.reason)}  ${oneLine(n.mutation)}`;
     }
     case 'agent_call': {
-      const where = e.purpose === 'close_block' ? `block ${e.block} close` : `batch ${e.batch} ${e.purpose}`;
+      const where = callWhere(e);
       if (e.error !== undefined) return `llm    ${where}: the call failed after ${e.tries} ${e.tries === 1 ? 'try' : 'tries'}: ${oneLine(e.error)}`;
       const errors = e.results.filter((r) => r.startsWith('ERROR')).length;
       const tokens = e.usage ? `, ${e.usage.input_tokens}/${e.usage.output_tokens} tokens` : '';

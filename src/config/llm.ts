@@ -43,7 +43,8 @@ export function defaultLlm(provider: ProviderName = 'anthropic'): LlmSettings {
 }
 
 const NUMBERS: Record<'timeout_s' | 'max_retries' | 'max_tokens', NumberRule> = {
-  timeout_s: { integer: false, min: 0, exclusive: true }, max_retries: SEED, max_tokens: COUNT,
+  // At most a day: longer does not fit a timer (and no model call should take that long).
+  timeout_s: { integer: false, min: 0, exclusive: true, max: 86400 }, max_retries: SEED, max_tokens: COUNT,
 };
 const STRINGS = ['model', 'base_url', 'instructions', 'command'] as const;
 const LLM_KEYS: readonly string[] = ['provider', 'mode', ...STRINGS, ...Object.keys(NUMBERS)];
@@ -82,6 +83,8 @@ export function parseLlm(value: unknown, where = 'study.llm'): LlmSettings {
       url = undefined;
     }
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw invalid(path('base_url'), llm.base_url, 'must be an http:// or https:// URL');
+    // The URL is recorded in the journal: credentials belong in the environment.
+    if (url.username !== '' || url.password !== '') throw invalid(path('base_url'), url.host, 'must not hold credentials (user:password@); put the key in the environment (ANTHROPIC_API_KEY / OPENAI_API_KEY)');
   }
   return llm;
 }

@@ -50,11 +50,13 @@ export interface NumberRule {
   min: number;
   /** The minimum itself is not allowed. */
   exclusive: boolean;
+  /** An upper bound (inclusive), when there is one. */
+  max?: number;
 }
 
 export function numberRuleText(rule: NumberRule): string {
   const noun = rule.integer ? 'an integer' : 'a number';
-  return `must be ${noun} ${rule.exclusive ? '>' : '>='} ${fmt(rule.min)}`;
+  return `must be ${noun} ${rule.exclusive ? '>' : '>='} ${fmt(rule.min)}${rule.max !== undefined ? ` and <= ${fmt(rule.max)}` : ''}`;
 }
 
 /** A finite number obeying `rule`; strings, NaN and infinities break every rule. */
@@ -63,7 +65,8 @@ export function readNumber(value: unknown, path: string, rule: NumberRule): numb
     typeof value === 'number' &&
     Number.isFinite(value) &&
     (!rule.integer || Number.isInteger(value)) &&
-    (rule.exclusive ? value > rule.min : value >= rule.min);
+    (rule.exclusive ? value > rule.min : value >= rule.min) &&
+    (rule.max === undefined || value <= rule.max);
   if (!ok) throw invalid(path, value, numberRuleText(rule));
   return value;
 }

@@ -24,10 +24,9 @@ import { changedKeys, findDuplicate, formatErrors, repairProposal, safetyContext
 import { nextAction, type StudyState } from './state.js';
 import { studyRng, trialSeed } from './seeds.js';
 import { bestNode } from './tree.js';
-import type { Agent, AgentContext, AgentNotes, BlockSummary, Proposal, ProposeContext } from './agents/agent.js';
+import { AgentCallFailed, type Agent, type AgentContext, type AgentNotes, type BlockSummary, type Proposal, type ProposeContext } from './agents/agent.js';
 import { RulesAgent, analyseRules, closeBlockRules } from './agents/rules.js';
 import { oneLine } from './render/text.js';
-import { UserError } from '../util/errors.js';
 
 export interface Agents {
   /** The study's agent. */
@@ -121,10 +120,10 @@ export async function proposeBatch(state: StudyState, agents: Agents): Promise<B
     };
     let proposals: Proposal[] = [];
     try {
-      proposals = (await agents.agent.propose(pctx)).slice(0, want);
+      proposals = (await agents.agent.propose({ ...pctx, explain: (why) => handedOver.push(oneLine(why)) })).slice(0, want);
     } catch (err) {
-      if (agents.agent === fallback || err instanceof UserError) throw err;
-      handedOver.push(`${agents.agent.name} agent failed (${oneLine((err as Error).message)})`);
+      if (!(err instanceof AgentCallFailed)) throw err;
+      handedOver.push(`${agents.agent.name} agent failed (${oneLine(err.message)})`);
     }
     for (const p of proposals) {
       if (trials.length >= next.size) break;
@@ -176,8 +175,11 @@ export async function proposeBatch(state: StudyState, agents: Agents): Promise<B
   };
 }
 
-/** Keep the agent's notes that are about the batch's nodes and fill in the rest with the rules agent's. */
-function completeNotes(state: StudyState, batch: number, given: AgentNotes | undefined, rules: AgentNotes): AgentNotes {
+/**
+ * Keep the agent's notes that are about the batch's nodes and fill in the rest
+ * with the rules agent's; `filled` says what was filled (for the journal).
+ */
+function completeNotes(state: StudyState, batch: number, given: AgentNotes | undefined, rules: AgentNotes): AgentNotes & { filled: string[] } {
   const ids = state.batches[batch].nodes;
   const byNode = new Map<number, NodeNote>();
   for (const n of given?.notes ?? []) {
@@ -185,9 +187,13 @@ function completeNotes(state: StudyState, batch: number, given: AgentNotes | und
     const nextOk = n.next_parent === null || (Number.isInteger(n.next_parent) && n.next_parent >= 1 && n.next_parent <= state.nodes.length);
     byNode.set(n.node, { node: n.node, observation: String(n.observation ?? ''), next_parent: nextOk ? n.next_parent : null });
   }
+  const filled = [
+    ...ids.filter((id) => !byNode.has(id)).map((id) => `note of node ${id}`),
+    ...(['hypothesis', 'observations'] as const).filter((k) => given?.memory[k] === undefined && rules.memory[k] !== undefined).map((k) => `memory ${k}`),
+  ];
   const notes = ids.map((id) => byNode.get(id) ?? rules.notes.find((n) => n.node === id) ?? { node: id, observation: '-', next_parent: null });
   const memory = { ...rules.memory, ...(given?.memory ?? {}) };
-  return { notes, memory };
+  return { notes, memory, filled };
 }
 
 /** The agent's notes on the batch whose trials are all done. */
@@ -200,10 +206,13 @@ export async function analyseBatch(state: StudyState, agents: Agents): Promise<A
   try {
     given = await agents.agent.analyse(ctx);
   } catch (err) {
-    if (agents.agent.name === 'rules' || err instanceof UserError) throw err;
+    if (!(err instanceof AgentCallFailed)) throw err;
   }
   const done = completeNotes(state, next.batch, given, rules);
-  return { type: 'agent_notes', batch: next.batch, agent: agents.agent.name, notes: done.notes, memory: done.memory };
+  return {
+    type: 'agent_notes', batch: next.batch, agent: agents.agent.name, notes: done.notes, memory: done.memory,
+    ...(done.filled.length ? { filled_by_rules: done.filled } : {}),
+  };
 }
 
 /** The agent's block summary for a full (or final) block. */
@@ -215,13 +224,14 @@ export async function closeBlock(state: StudyState, agents: Agents): Promise<Blo
   try {
     s = await agents.agent.closeBlock(ctx);
   } catch (err) {
-    if (agents.agent.name === 'rules' || err instanceof UserError) throw err;
-    s = closeBlockRules(ctx);
+    if (!(err instanceof AgentCallFailed)) throw err;
+    s = { ...closeBlockRules(ctx), filled_by_rules: ['the whole summary'] };
   }
   const best = bestNode(state, next.block);
   return {
     type: 'block_closed', block: next.block, agent: agents.agent.name, summary: s.summary, key_finding: s.key_finding,
     best_node: best?.id ?? null, principles: s.principles, open_questions: s.open_questions, hypothesis_next: s.hypothesis_next,
+    ...(s.filled_by_rules?.length ? { filled_by_rules: s.filled_by_rules } : {}),
   };
 }
 

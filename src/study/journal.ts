@@ -177,6 +177,8 @@ export interface AgentNotesEvent {
   notes: NodeNote[];
   memory: MemoryUpdate;
   agent_state?: unknown;
+  /** What the agent did not give and the rules agent wrote instead (`note of node 7`, `memory hypothesis`). */
+  filled_by_rules?: string[];
 }
 
 export interface BlockClosedEvent {
@@ -192,6 +194,8 @@ export interface BlockClosedEvent {
   open_questions: string[];
   /** The next block's opening hypothesis. */
   hypothesis_next: string;
+  /** Sections the agent did not give and the rules agent wrote instead. */
+  filled_by_rules?: string[];
 }
 
 export interface EnqueuedEvent {
@@ -203,6 +207,14 @@ export interface EnqueuedEvent {
   note: string;
   /** The request's id when it came through the inbox of a running study (so a crash cannot enqueue it twice). */
   request?: string;
+}
+
+export interface CallUsage {
+  input_tokens: number;
+  output_tokens: number;
+  /** Tokens read from or written to the provider's prompt cache, when reported. */
+  cache_read_tokens?: number;
+  cache_write_tokens?: number;
 }
 
 /** One call to the LLM agent's model: what it was asked (in short) and everything it said. */
@@ -232,7 +244,7 @@ export interface AgentCallEvent {
   calls: { name: string; input: unknown; malformed?: string }[];
   /** What inrscape answered to each call (accepted, or the exact validation errors). */
   results: string[];
-  usage?: { input_tokens: number; output_tokens: number; cache_read_tokens?: number; cache_write_tokens?: number };
+  usage?: CallUsage;
   cost_usd?: number;
   stop_reason?: string;
   /** Set when the call failed (after its retries): the decision fell back to the rules agent. */

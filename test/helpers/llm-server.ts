@@ -194,6 +194,41 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   }
 }
 
+type Message = { role?: unknown; content?: unknown; tool_calls?: { id?: unknown }[]; tool_call_id?: unknown };
+
+/**
+ * The conversation rules the real APIs enforce with a 400, so a client that
+ * breaks them fails here too: Anthropic alternates user and assistant turns
+ * and answers every tool_use of an assistant turn with a tool_result (first)
+ * in the next user turn; OpenAI follows an assistant message's tool_calls with
+ * one `tool` message per call id.
+ */
+function conversationError(path: string, body: Record<string, unknown>): string | undefined {
+  const messages = (Array.isArray(body.messages) ? body.messages : []) as Message[];
+  const blocks = (m: Message | undefined): { type?: unknown; id?: unknown; tool_use_id?: unknown }[] => (Array.isArray(m?.content) ? m.content : []);
+  if (path.startsWith(ANTHROPIC_PATH)) {
+    for (let i = 0; i < messages.length; i++) {
+      if (messages[i].role === messages[i - 1]?.role) return `messages: roles must alternate between "user" and "assistant" (message ${i})`;
+      const uses = blocks(messages[i]).filter((b) => b.type === 'tool_use').map((b) => b.id);
+      if (uses.length === 0) continue;
+      const next = blocks(messages[i + 1]);
+      const results = next.filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id);
+      const missing = uses.filter((id) => !results.includes(id));
+      if (i + 1 < messages.length && missing.length) return `messages.${i + 1}: tool_use ids were found without tool_result blocks immediately after: ${missing.join(', ')}`;
+      if (next.findIndex((b) => b.type !== 'tool_result') >= 0 && next.findIndex((b) => b.type !== 'tool_result') < results.length) return `messages.${i + 1}: tool_result blocks must come first`;
+    }
+    return undefined;
+  }
+  for (let i = 0; i < messages.length; i++) {
+    const ids = (messages[i].tool_calls ?? []).map((c) => c.id);
+    if (messages[i].role !== 'assistant' || ids.length === 0) continue;
+    const answered = messages.slice(i + 1, i + 1 + ids.length).filter((m) => m.role === 'tool').map((m) => m.tool_call_id);
+    const missing = ids.filter((id) => !answered.includes(id));
+    if (missing.length) return `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${missing.join(', ')}`;
+  }
+  return undefined;
+}
+
 export async function startLlmServer(script: ScriptEntry[] = []): Promise<LlmServer> {
   const queue = [...script];
   const requests: RecordedRequest[] = [];
@@ -242,7 +277,10 @@ export async function startLlmServer(script: ScriptEntry[] = []): Promise<LlmSer
       if (req.method !== 'POST' || !known) r = wireError(path, 404, `llm test server: no route ${req.method} ${path}`);
       else if (body === undefined) r = wireError(path, 400, 'llm test server: the body is not a JSON object');
       else if (body.stream === true) r = wireError(path, 400, 'llm test server: streaming is not supported, send stream: false');
-      else r = await answer(path, recorded);
+      else {
+        const wrong = conversationError(path, body);
+        r = wrong !== undefined ? wireError(path, 400, wrong) : await answer(path, recorded);
+      }
       if (r.delayMs) await wait(r.delayMs);
       send(res, r);
     })().catch((err: unknown) => {

@@ -50,6 +50,13 @@ export interface ProposeContext extends AgentContext {
   pending: InrConfig[];
   /** Parents of the pending configs (for the PUCT's virtual visits). */
   pendingParents: (number | null)[];
+  /** Tell why slots are left to the fallback agent (recorded with the trials that take them). */
+  explain?: (why: string) => void;
+}
+
+/** The node id the first slot an agent fills becomes. */
+export function firstSlotNode(ctx: Pick<ProposeContext, 'state' | 'pending'>): number {
+  return ctx.state.nodes.length + 1 + ctx.pending.length;
 }
 
 export interface AnalyseContext extends AgentContext {
@@ -72,6 +79,8 @@ export interface BlockSummary {
   principles: string[];
   open_questions: string[];
   hypothesis_next: string;
+  /** Sections taken from the rules agent's summary because the agent did not give them. */
+  filled_by_rules?: string[];
 }
 
 export interface Agent {
@@ -80,4 +89,16 @@ export interface Agent {
   propose(ctx: ProposeContext): Promise<Proposal[]>;
   analyse(ctx: AnalyseContext): Promise<AgentNotes>;
   closeBlock(ctx: CloseBlockContext): Promise<BlockSummary>;
+}
+
+/**
+ * The agent could not decide (its model did not answer, or not usably): the
+ * decision falls back to the rules agent. Anything else an agent throws is a
+ * bug or a stop, and ends the study loop.
+ */
+export class AgentCallFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AgentCallFailed';
+  }
 }

@@ -5,6 +5,7 @@
  * Rendered from the journal's agent_call events. Control characters (terminal
  * escapes) are shown as `\u001b` so that printing the log cannot drive a terminal.
  */
+import type { AgentCallEvent } from '../journal.js';
 import type { StudyState } from '../state.js';
 
 // eslint-disable-next-line no-control-regex
@@ -14,10 +15,15 @@ function visible(text: string): string {
   return text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** Which decision a call was for, in words: `batch 3 propose`, `block 1 close`. */
+export function callWhere(c: Pick<AgentCallEvent, 'purpose' | 'batch' | 'block'>): string {
+  return c.purpose === 'close_block' ? `block ${c.block ?? '?'} close` : `batch ${c.batch ?? '?'} ${c.purpose}`;
+}
+
 export function renderReasoning(state: StudyState): string {
   const out: string[] = [`# reasoning.log: the LLM agent's model calls in study ${visible(state.name)} (rendered from journal.jsonl)`, ''];
   state.calls.forEach((c, i) => {
-    const where = c.purpose === 'close_block' ? `block ${c.block ?? '?'} close` : `batch ${c.batch ?? '?'} ${c.purpose}`;
+    const where = callWhere(c);
     const usage = c.usage ? `, ${c.usage.input_tokens} tokens in / ${c.usage.output_tokens} out${c.usage.cache_read_tokens ? ` (${c.usage.cache_read_tokens} cached)` : ''}` : '';
     const cost = c.cost_usd !== undefined ? `, $${c.cost_usd.toFixed(4)}` : '';
     out.push(

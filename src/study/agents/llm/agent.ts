@@ -15,10 +15,10 @@ import { fitToBudget } from '../../cost-model.js';
 import type { MemoryUpdate, NodeNote } from '../../journal.js';
 import { formatErrors, safetyContext, validateProposal } from '../../safety.js';
 import { closeBlockRules } from '../rules.js';
-import type { Agent, AgentNotes, AnalyseContext, BlockSummary, CloseBlockContext, Proposal, ProposeContext } from '../agent.js';
+import { AgentCallFailed, firstSlotNode, type Agent, type AgentNotes, type AnalyseContext, type BlockSummary, type CloseBlockContext, type Proposal, type ProposeContext } from '../agent.js';
 import { Conversation, result, type CallSink } from './conversation.js';
-import { analysePrompt, closeBlockPrompt, DEFAULT_LIMITS, proposePrompt, systemText, type PromptLimits } from './prompt.js';
-import { LlmAuthError, type ModelReply, type Provider, type ToolCall, type ToolResult } from './provider.js';
+import { analysePrompt, closeBlockPrompt, proposePrompt, systemText, type PromptLimits } from './prompt.js';
+import { LlmStopError, type ModelReply, type Provider, type ToolCall, type ToolResult, type ToolSpec } from './provider.js';
 import type { RetryOptions } from './retry.js';
 import {
   BLOCK_FIELDS, PROPOSE_CONFIG, RECORD_ITERATION, UPDATE_MEMORY, readIteration, readMemory, readProposal, type MemoryAction,
@@ -33,6 +33,8 @@ export interface LlmAgentOptions {
   record?: CallSink;
   /** Repair rounds after the first answer (default 3). */
   maxRepairs?: number;
+  /** Decisions in a row whose model call failed before the study stops (default 3). */
+  maxFailedDecisions?: number;
   retry?: RetryOptions;
   limits?: PromptLimits;
 }
@@ -51,22 +53,23 @@ function nothingReadable(reply: ModelReply, want: string): string {
 
 /** `inr.omega_inr` and `omega_inr` both name the inr: key (models often write the YAML path). */
 function stripInrPrefix(changes: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(changes)) out[k.startsWith('inr.') ? k.slice(4) : k] = v;
-  return out;
+  // fromEntries defines own properties, so a `__proto__` key is just an unknown key, not a prototype.
+  return Object.fromEntries(Object.entries(changes).map(([k, v]) => [k.startsWith('inr.') ? k.slice(4) : k, v]));
 }
 
 export class LlmAgent implements Agent {
   readonly name = 'llm';
   private readonly maxRepairs: number;
   private readonly system: string;
+  /** Decisions in a row whose first request failed: a provider that stays down stops the study rather than quietly leaving it to the rules agent. */
+  private failedDecisions = 0;
 
   constructor(private readonly opts: LlmAgentOptions) {
     this.maxRepairs = opts.maxRepairs ?? 3;
-    this.system = systemText(opts.instructions);
+    this.system = systemText(opts.instructions, this.maxRepairs);
   }
 
-  private conversation(purpose: 'propose' | 'analyse' | 'close_block', tools: typeof PROPOSE_CONFIG[], prompt: string, where: { batch?: number; block?: number }): Conversation {
+  private conversation(purpose: 'propose' | 'analyse' | 'close_block', tools: ToolSpec[], prompt: string, where: { batch?: number; block?: number }): Conversation {
     return new Conversation({
       provider: this.opts.provider, system: this.system, tools, maxTokens: this.opts.maxTokens, retry: this.opts.retry,
       record: this.opts.record, purpose, ...where,
@@ -75,8 +78,9 @@ export class LlmAgent implements Agent {
 
   /**
    * Run the rounds: `handle` reads one answer into results and says what is
-   * still wanted (undefined when done). A failed request after the first
-   * round ends the rounds with what was gathered; an auth error always stops.
+   * still wanted (undefined when done). A failed first request fails the
+   * decision (the rules agent takes it); one in a repair round ends the rounds
+   * with what was gathered. Stops and bugs are thrown as they are.
    */
   private async rounds(conv: Conversation, handle: (reply: ModelReply) => { results: ToolResult[]; wanted?: string }): Promise<void> {
     for (let round = 0; round <= this.maxRepairs; round++) {
@@ -84,9 +88,15 @@ export class LlmAgent implements Agent {
       try {
         reply = await conv.ask();
       } catch (err) {
-        if (round === 0 || err instanceof LlmAuthError) throw err;
-        return;
+        if (!(err instanceof AgentCallFailed)) throw err;
+        if (round > 0) return;
+        const limit = this.opts.maxFailedDecisions ?? 3;
+        if (++this.failedDecisions >= limit) {
+          throw new LlmStopError(`the model failed ${limit} decisions in a row (the last: ${err.message}); the study stops rather than go on without it`);
+        }
+        throw err;
       }
+      this.failedDecisions = 0;
       const { results, wanted } = handle(reply);
       const last = wanted === undefined || round === this.maxRepairs;
       conv.answered(results, last ? undefined : wanted);
@@ -95,16 +105,18 @@ export class LlmAgent implements Agent {
   }
 
   async propose(ctx: ProposeContext): Promise<Proposal[]> {
-    const conv = this.conversation('propose', [PROPOSE_CONFIG], proposePrompt(ctx, this.opts.limits ?? DEFAULT_LIMITS), { batch: ctx.batch, block: ctx.block });
+    const conv = this.conversation('propose', [PROPOSE_CONFIG], proposePrompt(ctx, this.opts.limits), { batch: ctx.batch, block: ctx.block });
     const accepted: Proposal[] = [];
     const pending = [...ctx.pending];
     // A proposal accepted in a repair round carries the previous round's rejections (what it repaired).
     let previous: string[] = [];
     let rejected: string[] = [];
     let lastInvalid: Proposal[] = [];
-    const firstNode = ctx.state.nodes.length + 1 + ctx.pending.length;
+    const firstNode = firstSlotNode(ctx);
+    let answeredAny = false;
 
     await this.rounds(conv, (reply) => {
+      answeredAny ||= reply.calls.length > 0;
       previous = rejected;
       rejected = [];
       lastInvalid = [];
@@ -141,16 +153,25 @@ export class LlmAgent implements Agent {
       return { results, wanted: results.length ? want : nothingReadable(reply, want) };
     });
 
-    // Slots still open: the last invalid attempts go back marked final (the fallback takes them, with the reason).
+    // Slots still open: the last invalid attempts go back marked final, and the rest are explained (the fallback takes them).
     const open = ctx.slots - accepted.length;
     const finals = lastInvalid.slice(0, open).map((p) => ({ ...p, final: true, rejected: [...previous, ...rejected] }));
+    const unexplained = open - finals.length;
+    if (unexplained > 0) {
+      const errors = [...previous, ...rejected];
+      ctx.explain?.(
+        !answeredAny ? `llm gave no proposal (no tool call in ${this.maxRepairs + 1} answers)`
+          : errors.length ? `llm gave no valid proposal for ${unexplained} slot${unexplained === 1 ? '' : 's'} (${errors.join('; ')})`
+            : `llm proposed ${accepted.length} of ${ctx.slots} slots`,
+      );
+    }
     return [...accepted, ...finals];
   }
 
   async analyse(ctx: AnalyseContext): Promise<AgentNotes> {
     const { state } = ctx;
     const ids = state.batches[ctx.batch].nodes;
-    const conv = this.conversation('analyse', [RECORD_ITERATION, UPDATE_MEMORY], analysePrompt(ctx, this.opts.limits ?? DEFAULT_LIMITS), { batch: ctx.batch });
+    const conv = this.conversation('analyse', [RECORD_ITERATION, UPDATE_MEMORY], analysePrompt(ctx, this.opts.limits), { batch: ctx.batch });
     const notes = new Map<number, NodeNote>();
     let memory: MemoryUpdate | undefined;
 
@@ -179,8 +200,9 @@ export class LlmAgent implements Agent {
         if (r.next_parent !== null && (r.next_parent < 1 || r.next_parent > state.nodes.length)) {
           return result(call, `next_parent = ${r.next_parent}: no such node (nodes 1-${state.nodes.length}; null for root)`, true);
         }
+        const again = notes.has(r.node);
         notes.set(r.node, { node: r.node, observation: r.observation, next_parent: r.next_parent });
-        return result(call, `recorded node ${r.node}`);
+        return result(call, again ? `recorded node ${r.node} (replacing your earlier entry for it)` : `recorded node ${r.node}`);
       });
       const missing = ids.filter((id) => !notes.has(id));
       const todo = [
@@ -195,7 +217,7 @@ export class LlmAgent implements Agent {
   }
 
   async closeBlock(ctx: CloseBlockContext): Promise<BlockSummary> {
-    const conv = this.conversation('close_block', [UPDATE_MEMORY], closeBlockPrompt(ctx, this.opts.limits ?? DEFAULT_LIMITS), { block: ctx.block });
+    const conv = this.conversation('close_block', [UPDATE_MEMORY], closeBlockPrompt(ctx, this.opts.limits), { block: ctx.block });
     const got: MemoryAction = {};
 
     await this.rounds(conv, (reply) => {
@@ -213,14 +235,16 @@ export class LlmAgent implements Agent {
       const want = `BLOCK END needs update_memory with ${missing.join(', ')}.`;
       return { results, wanted: results.length ? want : nothingReadable(reply, want) };
     });
-    // Sections the model never gave come from the rules agent's summary.
-    const rules = BLOCK_FIELDS.every((k) => got[k] !== undefined) ? undefined : closeBlockRules(ctx);
+    // Sections the model never gave come from the rules agent's summary, and the event says which.
+    const missing = BLOCK_FIELDS.filter((k) => got[k] === undefined);
+    const rules = missing.length ? closeBlockRules(ctx) : undefined;
     return {
       summary: got.block_summary ?? rules?.summary ?? '',
       key_finding: got.key_finding ?? rules?.key_finding ?? '',
       principles: got.principles ?? rules?.principles ?? [],
       open_questions: got.open_questions ?? rules?.open_questions ?? [],
       hypothesis_next: got.next_hypothesis ?? rules?.hypothesis_next ?? '',
+      ...(missing.length ? { filled_by_rules: [...missing] } : {}),
     };
   }
 }

@@ -7,7 +7,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { LlmSettings } from '../../../config/llm.js';
 import { UserError } from '../../../util/errors.js';
-import { jsonModeMessages, jsonModeSystem, parseJsonReply } from './json-mode.js';
+import { jsonModeMessages, jsonModeSystem, jsonReply } from './json-mode.js';
 import type { ModelReply, ModelRequest, Provider, ToolCall, ToolSpec, Turn, Usage } from './provider.js';
 import { timeoutMs, toLlmError, type SdkErrorClasses } from './sdk-errors.js';
 
@@ -64,8 +64,7 @@ function toReply(msg: Anthropic.Message, json: boolean): ModelReply {
   const base = { model: msg.model, usage: toUsage(msg.usage), stop_reason: msg.stop_reason ?? undefined };
   const text = texts.join('\n');
   if (!json) return { ...base, text, calls };
-  const parsed = parseJsonReply(text);
-  return { ...base, text: parsed.text, calls: parsed.calls, ...(parsed.malformed ? { malformed: parsed.malformed } : {}) };
+  return { ...base, ...jsonReply(text) };
 }
 
 /** The key only from ANTHROPIC_API_KEY, so a config or a journal never holds one. */
@@ -92,8 +91,9 @@ export function anthropicProvider(s: LlmSettings, env: NodeJS.ProcessEnv = proce
         model,
         max_tokens: req.maxTokens,
         messages: json ? jsonModeMessages(req.turns) : toMessages(req.turns),
-        // The API refuses an empty system text.
-        ...(system ? { system } : {}),
+        // The API refuses an empty system text. The instructions and tools are the same on every call of a
+        // study: marking them cacheable makes later calls read them from the prompt cache (about a tenth of the price).
+        ...(system ? { system: [{ type: 'text', text: system, cache_control: { type: 'ephemeral' } }] } : {}),
         ...(!json && req.tools.length > 0 ? { tools: req.tools.map(toTool) } : {}),
       };
       let msg: Anthropic.Message;

@@ -14,20 +14,18 @@
  * study's decisions must come from the prompt alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import type { LlmSettings } from '../../../config/llm.js';
 import { UserError } from '../../../util/errors.js';
-import { jsonModeMessages, jsonModeSystem, parseJsonReply } from './json-mode.js';
-import { LlmAuthError, LlmCallError, type ModelReply, type ModelRequest, type Provider, type Usage } from './provider.js';
+import { jsonModeMessages, jsonModeSystem, jsonReply } from './json-mode.js';
+import { LlmAuthError, LlmCallError, clip, type ModelReply, type ModelRequest, type Provider, type Usage } from './provider.js';
 
 /** How long the CLI gets to exit after SIGTERM before it is killed outright. */
 const KILL_GRACE_MS = 2000;
 /** More output than any answer needs: a runaway command, not a model. */
 const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
-/** How much of the CLI's own message an error repeats. */
-const MESSAGE_CHARS = 500;
 
 /** Whether `command` names an executable file, directly or on the PATH of `env`. */
 function findExecutable(command: string, env: NodeJS.ProcessEnv): boolean {
@@ -44,7 +42,8 @@ function findExecutable(command: string, env: NodeJS.ProcessEnv): boolean {
 }
 
 export function claudeCliProvider(s: LlmSettings, env: NodeJS.ProcessEnv = process.env): Provider {
-  const command = s.command ?? 'claude';
+  // A path is made absolute here: the command runs in a folder of its own.
+  const command = s.command === undefined ? 'claude' : s.command.includes('/') ? resolve(s.command) : s.command;
   // Found now, so a study is refused before its folder is made (spawnFailure still covers a command removed later).
   if (!findExecutable(command, env)) throw spawnFailure(command, Object.assign(new Error('not found'), { code: 'ENOENT' }));
   const args = ['-p', '--output-format', 'json', '--tools', '', ...(s.model ? ['--model', s.model] : [])];
@@ -55,8 +54,15 @@ export function claudeCliProvider(s: LlmSettings, env: NodeJS.ProcessEnv = proce
     model: fallbackModel,
     mode: 'json',
     async complete(req: ModelRequest, signal?: AbortSignal): Promise<ModelReply> {
-      const run = await runCli({ command, args, input: claudeCliPrompt(req), env, timeoutMs, signal });
-      return readReply(run, fallbackModel);
+      // A private, empty folder per run: neither the project's CLAUDE.md and settings nor anything another
+      // user left in the shared temp folder (settings with hooks run commands) reaches the model.
+      const cwd = mkdtempSync(join(tmpdir(), 'inrscape-claude-'));
+      try {
+        const run = await runCli({ command, args, input: claudeCliPrompt(req), env, timeoutMs, signal, cwd });
+        return readReply(run, fallbackModel);
+      } finally {
+        rmSync(cwd, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -97,6 +103,7 @@ interface RunOptions {
   env: NodeJS.ProcessEnv;
   timeoutMs: number | undefined;
   signal: AbortSignal | undefined;
+  cwd: string;
 }
 
 function abortReason(signal: AbortSignal): Error {
@@ -123,7 +130,7 @@ function runCli(o: RunOptions): Promise<CliRun> {
   return new Promise<CliRun>((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(o.command, o.args, { env: o.env, cwd: tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
+      child = spawn(o.command, o.args, { env: o.env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (err) {
       reject(spawnFailure(o.command, err as NodeJS.ErrnoException));
       return;
@@ -262,23 +269,17 @@ function answeringModel(modelUsage: Record<string, unknown> | undefined): string
 function readReply(run: CliRun, fallbackModel: string): ModelReply {
   const res = readResult(run.stdout);
   if (!res || res.is_error || run.code !== 0 || res.result === undefined) throw cliFailure(run, res);
-  const parsed = parseJsonReply(res.result);
-  const reply: ModelReply = { text: parsed.text, calls: parsed.calls, model: answeringModel(res.modelUsage) ?? fallbackModel };
+  const reply: ModelReply = { ...jsonReply(res.result), model: answeringModel(res.modelUsage) ?? fallbackModel };
   if (res.usage) reply.usage = readUsage(res.usage);
   if (res.total_cost_usd !== undefined) reply.cost_usd = res.total_cost_usd;
   const stop = res.stop_reason ?? (res.subtype === 'success' ? 'end_turn' : res.subtype);
   if (stop !== undefined) reply.stop_reason = stop;
-  if (parsed.malformed !== undefined) reply.malformed = parsed.malformed;
   return reply;
 }
 
 const AUTH = /invalid api key|\/login|oauth token (?:has )?expired|not logged in|authentication_error|permission_error|unauthori[sz]ed|API Error: 40[13]\b|\b40[13] (?:unauthori[sz]ed|forbidden)\b/i;
 const TRANSIENT = /\b429\b|rate.?limit|overloaded|API Error: 5\d\d\b|\b5\d\d (?:internal server error|bad gateway|service unavailable|gateway timeout)|internal server error|service unavailable|timed? ?out|timeout|connection error|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|socket hang up/i;
 
-function clip(text: string): string {
-  const t = text.trim().replace(/\s+\n/g, '\n');
-  return t.length > MESSAGE_CHARS ? `${t.slice(0, MESSAGE_CHARS)}…` : t;
-}
 
 function failureKind(run: CliRun, res: CliResult | undefined): string {
   if (run.signal) return `was killed by ${run.signal}`;
@@ -291,7 +292,7 @@ function failureKind(run: CliRun, res: CliResult | undefined): string {
 /** The error for a run that gave no answer, classified by what the CLI said. */
 function cliFailure(run: CliRun, res: CliResult | undefined): Error {
   const said = [res?.result ?? (res ? '' : run.stdout), run.stderr].map((t) => t.trim()).filter((t) => t !== '');
-  const message = clip(said.join('\n')) || '(no message)';
+  const message = clip(said.join('\n').trim().replace(/\s+\n/g, '\n')) || '(no message)';
   const how = failureKind(run, res);
   if (AUTH.test(message)) {
     return new LlmAuthError(

@@ -28,6 +28,8 @@ export interface ConversationOptions {
 export class Conversation {
   private readonly turns: Turn[] = [];
   private round = 0;
+  /** The reply being read: recorded by `answered`, with what inrscape made of it. */
+  private pending: { reply: ModelReply; base: AgentCallEvent } | undefined;
 
   constructor(private readonly opts: ConversationOptions, firstMessage: string) {
     this.turns.push({ role: 'user', text: firstMessage });
@@ -60,13 +62,11 @@ export class Conversation {
       this.pending = { reply: out.value, base: this.event(body, out.tries, latency, retries) };
       return out.value;
     } catch (err) {
-      const message = (err as Error).message;
+      const message = err instanceof Error ? err.message : String(err);
       this.opts.record?.({ ...this.event(body, tries, latency, retries), text: '', calls: [], results: [], error: err instanceof LlmAuthError ? `authentication failed: ${message}` : message });
       throw err;
     }
   }
-
-  private pending: { reply: ModelReply; base: AgentCallEvent } | undefined;
 
   private event(body: string, tries: number, latency: number, retries: string[]): AgentCallEvent {
     return {
@@ -97,7 +97,7 @@ export class Conversation {
       ...(reply.cost_usd !== undefined ? { cost_usd: reply.cost_usd } : {}),
       ...(reply.stop_reason ? { stop_reason: reply.stop_reason } : {}),
     });
-    this.turns.push({ role: 'assistant', text: reply.text, calls: reply.calls });
+    this.turns.push({ role: 'assistant', text: reply.text, calls: reply.calls, ...(reply.raw !== undefined ? { raw: reply.raw } : {}) });
     if (followUp === undefined) return;
     this.round++;
     if (reply.calls.length > 0) this.turns.push({ role: 'tool_results', results, text: followUp });

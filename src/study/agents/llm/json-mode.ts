@@ -9,7 +9,7 @@
  *
  * Tool results go back as a user message listing each action's outcome.
  */
-import type { ToolCall, ToolSpec, Turn } from './provider.js';
+import type { ModelReply, ToolCall, ToolSpec, Turn } from './provider.js';
 
 export interface TextMessage {
   role: 'user' | 'assistant';
@@ -55,17 +55,15 @@ export function jsonModeMessages(turns: readonly Turn[]): TextMessage[] {
   for (const t of turns) {
     if (t.role === 'user') push('user', t.text);
     else if (t.role === 'assistant') {
-      push('assistant', envelope(t.text, t.calls));
+      push('assistant', t.raw ?? envelope(t.text, t.calls));
       lastCalls = t.calls;
     } else push('user', resultsText(t, lastCalls));
   }
   return out;
 }
 
-/** The first balanced `{...}` in the text (models like to wrap the object in prose or a fence). */
-function extractObject(text: string): string | undefined {
-  const start = text.indexOf('{');
-  if (start < 0) return undefined;
+/** The balanced `{...}` starting at `start` (or the rest of the text when it never closes). */
+function objectAt(text: string, start: number): string {
   let depth = 0;
   let inString = false;
   for (let i = start; i < text.length; i++) {
@@ -80,16 +78,33 @@ function extractObject(text: string): string | undefined {
   return text.slice(start);
 }
 
+/**
+ * The JSON object in an answer: models wrap it in prose or a fence, and the
+ * prose may hold braces of its own, so a fenced block is tried first, then
+ * each `{` in turn; the first candidate that parses wins. Undefined when there
+ * is no `{` at all; the last candidate's parse error otherwise.
+ */
+function findObject(text: string): { value: unknown } | { error: string } | undefined {
+  const candidates = [...text.matchAll(/```(?:json)?\s*\n([\s\S]*?)```/g)].map((m) => m[1]);
+  for (let i = text.indexOf('{'); i >= 0; i = text.indexOf('{', i + 1)) candidates.push(objectAt(text, i));
+  if (candidates.length === 0) return undefined;
+  let error = '';
+  for (const c of candidates) {
+    try {
+      return { value: JSON.parse(c) };
+    } catch (err) {
+      error ||= (err as Error).message;
+    }
+  }
+  return { error };
+}
+
 /** Read a JSON-mode answer into free text and tool calls; `malformed` says what was wrong with it. */
 export function parseJsonReply(raw: string): { text: string; calls: ToolCall[]; malformed?: string } {
-  const candidate = extractObject(raw);
-  if (candidate === undefined) return { text: raw, calls: [], malformed: 'the answer contains no JSON object' };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(candidate);
-  } catch (err) {
-    return { text: raw, calls: [], malformed: `the answer is not valid JSON (${(err as Error).message})` };
-  }
+  const found = findObject(raw);
+  if (found === undefined) return { text: raw, calls: [], malformed: 'the answer contains no JSON object' };
+  if ('error' in found) return { text: raw, calls: [], malformed: `the answer is not valid JSON (${found.error})` };
+  const parsed = found.value;
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return { text: raw, calls: [], malformed: 'the answer must be a JSON object with "reasoning" and "actions"' };
   }
@@ -107,4 +122,10 @@ export function parseJsonReply(raw: string): { text: string; calls: ToolCall[]; 
     return { id, name: act.tool as string, input: act.input };
   });
   return { text, calls };
+}
+
+/** A JSON-mode reply's text, calls and verdict, with the answer kept as written. */
+export function jsonReply(answer: string): Pick<ModelReply, 'text' | 'calls' | 'malformed' | 'raw'> {
+  const parsed = parseJsonReply(answer);
+  return { text: parsed.text, calls: parsed.calls, raw: answer, ...(parsed.malformed !== undefined ? { malformed: parsed.malformed } : {}) };
 }

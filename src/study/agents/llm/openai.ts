@@ -15,7 +15,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { LlmSettings } from '../../../config/llm.js';
 import { UserError } from '../../../util/errors.js';
-import { jsonModeMessages, jsonModeSystem, parseJsonReply } from './json-mode.js';
+import { jsonModeMessages, jsonModeSystem, jsonReply } from './json-mode.js';
 import { LlmCallError, type ModelReply, type ModelRequest, type Provider, type ToolCall, type Turn, type Usage } from './provider.js';
 import { timeoutMs, toLlmError, type SdkErrorClasses } from './sdk-errors.js';
 
@@ -56,7 +56,7 @@ function toMessages(system: string, turns: readonly Turn[]): ChatCompletionMessa
         out.push({
           role: 'assistant',
           content: t.text || null,
-          tool_calls: t.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.input ?? {}) } })),
+          tool_calls: t.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.raw ?? JSON.stringify(c.input ?? {}) } })),
         });
       }
     } else {
@@ -67,7 +67,7 @@ function toMessages(system: string, turns: readonly Turn[]): ChatCompletionMessa
   return out;
 }
 
-function readArguments(raw: unknown): { input: unknown; malformed?: string } {
+function readArguments(raw: unknown): { input: unknown; malformed?: string; raw?: string } {
   // Some compatible servers send the arguments as an object, or nothing for a call without any.
   if (typeof raw !== 'string') return { input: raw ?? {} };
   if (raw.trim() === '') return { input: {} };
@@ -75,7 +75,7 @@ function readArguments(raw: unknown): { input: unknown; malformed?: string } {
     return { input: JSON.parse(raw) };
   } catch (err) {
     const shown = raw.length > 300 ? `${raw.slice(0, 300)}...` : raw;
-    return { input: undefined, malformed: `the arguments are not valid JSON (${(err as Error).message}): ${shown}` };
+    return { input: undefined, raw, malformed: `the arguments are not valid JSON (${(err as Error).message}): ${shown}` };
   }
 }
 
@@ -102,8 +102,7 @@ function toReply(completion: ChatCompletion, json: boolean, asked: string): Mode
   const base = { model: completion.model || asked, usage: toUsage(completion.usage), stop_reason: choice.finish_reason ?? undefined };
   const text = message.content ?? message.refusal ?? '';
   if (!json) return { ...base, text, calls: (message.tool_calls ?? []).map(toCall) };
-  const parsed = parseJsonReply(text);
-  return { ...base, text: parsed.text, calls: parsed.calls, ...(parsed.malformed ? { malformed: parsed.malformed } : {}) };
+  return { ...base, ...jsonReply(text) };
 }
 
 /** Settings that cannot work fail here, before a study starts. */
@@ -124,7 +123,7 @@ function resolve(s: LlmSettings, env: NodeJS.ProcessEnv): { key: string | undefi
 
 export function openaiProvider(s: LlmSettings, env: NodeJS.ProcessEnv = process.env): Provider {
   const { key, model } = resolve(s, env);
-  const official = s.base_url === undefined;
+  const official = s.base_url === undefined || new URL(s.base_url).hostname === new URL(OPENAI_BASE_URL).hostname;
   // Pinned rather than left to the SDK, which would read OPENAI_BASE_URL: the endpoint is the config's to say.
   const baseURL = s.base_url ?? OPENAI_BASE_URL;
   const client = new OpenAI({

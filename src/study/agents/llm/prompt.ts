@@ -20,7 +20,7 @@ import { renderMemory } from '../../render/memory.js';
 import { ucbLine } from '../../render/ucb.js';
 import { blockNodes, currentBlock, isDone, type StudyState } from '../../state.js';
 import { bestNode, planParents, puctScores, scoringBlock } from '../../tree.js';
-import type { AgentContext, AnalyseContext, CloseBlockContext, ProposeContext } from '../agent.js';
+import { firstSlotNode, type AgentContext, type AnalyseContext, type CloseBlockContext, type ProposeContext } from '../agent.js';
 
 export interface PromptLimits {
   /** Experiment-log entries shown (the latest ones). */
@@ -44,10 +44,10 @@ You steer this study as the protocol above describes, with one difference: you d
 - record_iteration: the log entry of one finished trial (classification, observation, next parent);
 - update_memory: sections of the working memory (after a batch: hypothesis, observations; at BLOCK END: block summary, key finding, principles, open questions, next hypothesis);
 - propose_config: one slot of the next batch (parent node, changed inr: parameters, mutation text, strategy).
-Every action is checked against the study's search space and rules (only the explorable inr: keys may change, values inside the ranges below, the parent must be a done node, no config may repeat one already in the study). An invalid action comes back with the exact errors; you get up to 3 repairs, after which the rules agent takes the slot. What you write is stored verbatim and shown to people as text; it is never executed.`;
+Every action is checked against the study's search space and rules (only the explorable inr: keys may change, values inside the ranges below, the parent must be a done node, no config may repeat one already in the study). An invalid action comes back with the exact errors; you get up to REPAIRS repairs, after which the rules agent takes the slot. What you write is stored verbatim and shown to people as text; it is never executed.`;
 
-export function systemText(instructions: string): string {
-  return `${instructions.trim()}\n\n${ROLE}\n`;
+export function systemText(instructions: string, maxRepairs = 3): string {
+  return `${instructions.trim()}\n\n${ROLE.replace('REPAIRS', String(maxRepairs))}\n`;
 }
 
 function configText(inr: InrConfig): string {
@@ -133,7 +133,7 @@ export function proposePrompt(ctx: ProposeContext, limits: PromptLimits = DEFAUL
   const block = scoringBlock(state, ctx.block);
   const parents = block === undefined ? [] : puctScores(state, { block, c: state.settings.ucb_c }).slice(0, 3).map((s) => s.node.inr);
   const top = planParents(state, 1, ctx.block)[0];
-  const first = state.nodes.length + 1 + ctx.pending.length;
+  const first = firstSlotNode(ctx);
   const ids = Array.from({ length: ctx.slots }, (_, i) => first + i);
   return [
     studySection(ctx),

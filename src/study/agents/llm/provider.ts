@@ -7,13 +7,15 @@
  * as a contract in the prompt and parse one JSON object back (json-mode.ts),
  * so the agent sees the same tool calls whatever the provider.
  *
- * Errors are classified once, here: an auth error stops the study (the user
- * fixes the key and resumes); transient ones (429, 5xx, network, timeouts)
- * are retried with backoff (retry.ts); anything else fails the call, and the
- * agent's decision falls back to the rules agent.
+ * Errors are classified once, here: auth, a missing model or an exhausted
+ * quota stop the study (the user fixes it and resumes); transient ones (429,
+ * 5xx, network, timeouts) are retried with backoff (retry.ts); anything else
+ * fails the call, and the decision falls back to the rules agent.
  */
 import type { ProviderName } from '../../../config/llm.js';
 import { UserError } from '../../../util/errors.js';
+import type { CallUsage } from '../../journal.js';
+import { AgentCallFailed } from '../agent.js';
 
 export type { ProviderName } from '../../../config/llm.js';
 
@@ -47,6 +49,8 @@ export interface ToolCall {
   input: unknown;
   /** Why the arguments could not be read (e.g. the JSON parser's message), with the raw text. */
   malformed?: string;
+  /** The arguments exactly as the model wrote them, when they could not be read (sent back unchanged in the history). */
+  raw?: string;
 }
 
 export interface ToolResult {
@@ -59,7 +63,8 @@ export interface ToolResult {
 /** One turn of the conversation, provider-neutral. */
 export type Turn =
   | { role: 'user'; text: string }
-  | { role: 'assistant'; text: string; calls: ToolCall[] }
+  /** `raw`: a JSON-mode answer exactly as the model wrote it (the history repeats it, not a re-serialisation). */
+  | { role: 'assistant'; text: string; calls: ToolCall[]; raw?: string }
   /** The answers to every call of the previous assistant turn, then (optionally) more text from us. */
   | { role: 'tool_results'; results: ToolResult[]; text?: string };
 
@@ -70,13 +75,7 @@ export interface ModelRequest {
   maxTokens: number;
 }
 
-export interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-  /** Tokens read from or written to the provider's prompt cache, when reported. */
-  cache_read_tokens?: number;
-  cache_write_tokens?: number;
-}
+export type Usage = CallUsage;
 
 export interface ModelReply {
   /** The model's free text (its reasoning), verbatim. */
@@ -94,6 +93,8 @@ export interface ModelReply {
    * parser's message. The agent shows it to the model as a repair.
    */
   malformed?: string;
+  /** JSON mode: the answer's text exactly as the model wrote it. */
+  raw?: string;
 }
 
 export interface Provider {
@@ -106,8 +107,20 @@ export interface Provider {
   complete(req: ModelRequest, signal?: AbortSignal): Promise<ModelReply>;
 }
 
-/** Credentials refused (401/403, an expired login): the study stops and can be resumed once fixed. */
-export class LlmAuthError extends UserError {
+/**
+ * The provider refuses on grounds only the user can fix (credentials, a model
+ * or endpoint that does not exist, an exhausted quota): the study stops, and
+ * can be resumed once fixed.
+ */
+export class LlmStopError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LlmStopError';
+  }
+}
+
+/** Credentials refused (401/403, an expired login). */
+export class LlmAuthError extends LlmStopError {
   constructor(message: string) {
     super(message);
     this.name = 'LlmAuthError';
@@ -115,7 +128,7 @@ export class LlmAuthError extends UserError {
 }
 
 /** A failed call. `transient` ones (rate limits, server errors, network, timeouts) are retried. */
-export class LlmCallError extends Error {
+export class LlmCallError extends AgentCallFailed {
   constructor(
     message: string,
     readonly transient: boolean,
@@ -126,4 +139,9 @@ export class LlmCallError extends Error {
     super(message);
     this.name = 'LlmCallError';
   }
+}
+
+/** A message (the server's, the command's) cut to a length a log line can hold. */
+export function clip(text: string, max = 500): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
 }

@@ -5,7 +5,7 @@
  * the provider-neutral errors of provider.ts. Each SDK passes its own error
  * classes in, which keeps this file free of both SDKs.
  */
-import { LlmAuthError, LlmCallError, type ProviderName } from './provider.js';
+import { LlmAuthError, LlmCallError, LlmStopError, clip, type ProviderName } from './provider.js';
 
 /** What both SDKs' APIError carries. */
 interface StatusError extends Error {
@@ -73,10 +73,6 @@ export function serverMessage(err: StatusError): string {
   return own.trim() || 'no message';
 }
 
-function clip(text: string, max = 500): string {
-  return text.length > max ? `${text.slice(0, max)}...` : text;
-}
-
 function redact(text: string, key: string | undefined): string {
   return key && key.length >= 4 ? text.split(key).join('***') : text;
 }
@@ -109,8 +105,13 @@ export function toLlmError(err: unknown, sdk: SdkErrorClasses, ctx: ErrorContext
       say(`${what} (${status}: ${message}): set ${ctx.keyVar} to a valid key`),
     );
   }
-  // The server's explicit word wins over the status (OpenAI says false for an exhausted quota's 429).
+  // Asking again cannot help, and falling back on every decision would quietly make the whole study a rules study.
+  if (status === 404) return new LlmStopError(say(`not found (404: ${message}): check the model name (--model) and the base URL (--base-url)`));
   const hint = err.headers?.get('x-should-retry');
+  if (status === 402 || ((status === 400 || status === 429) && hint !== 'true' && /quota|credit balance|billing|insufficient/i.test(message))) {
+    return new LlmStopError(say(`the account cannot pay for requests (${status}: ${message})`));
+  }
+  // The server's explicit word wins over the status (OpenAI says false for an exhausted quota's 429).
   const transient = hint === 'true' ? true : hint === 'false' ? false : isTransientStatus(status);
   return new LlmCallError(say(`request failed (${status}: ${message})`), transient, status, transient ? retryAfterMs(err.headers) : undefined);
 }

@@ -12,12 +12,14 @@ import type { JsonSchema, ToolSpec } from './provider.js';
 
 /** Longest free text per field, so a chatty model cannot grow the memory (and every later prompt) without bound. */
 export const TEXT_LIMIT = 2000;
+/** Regime-table cells and list items are one-liners: shorter still (the table gains a row per block). */
+export const LINE_LIMIT = 300;
 export const LIST_LIMIT = 12;
 
 export const LLM_STRATEGIES = ['exploit', 'failure-probe', 'switch-param', 'start'] as const satisfies readonly Strategy[];
 
-const text = (description: string): JsonSchema => ({ type: 'string', maxLength: TEXT_LIMIT, description });
-const list = (description: string): JsonSchema => ({ type: 'array', items: { type: 'string', maxLength: TEXT_LIMIT }, maxItems: LIST_LIMIT, description });
+const text = (description: string, maxLength = TEXT_LIMIT): JsonSchema => ({ type: 'string', maxLength, description });
+const list = (description: string): JsonSchema => ({ type: 'array', items: { type: 'string', maxLength: LINE_LIMIT }, maxItems: LIST_LIMIT, description });
 
 export const RECORD_ITERATION: ToolSpec = {
   name: 'record_iteration',
@@ -45,7 +47,7 @@ export const UPDATE_MEMORY: ToolSpec = {
       hypothesis: text('the current block hypothesis'),
       observations: text('emerging observations of the current block'),
       block_summary: text('BLOCK END only: summary of the block'),
-      key_finding: text('BLOCK END only: the "Key finding" cell of the block\'s regime table row'),
+      key_finding: text('BLOCK END only: the "Key finding" cell of the block\'s regime table row', LINE_LIMIT),
       principles: list('BLOCK END only: the established principles (the full list)'),
       open_questions: list('BLOCK END only: the open questions (the full list)'),
       next_hypothesis: text('BLOCK END only: the hypothesis the next block starts from'),
@@ -115,7 +117,7 @@ function unknownFields(f: Fields, spec: ToolSpec, errors: string[]): void {
   for (const k of Object.keys(f)) if (!known.includes(k)) errors.push(`unknown argument "${k}" (allowed: ${known.join(', ')})`);
 }
 
-function readText(f: Fields, key: string, errors: string[], required: boolean): string | undefined {
+function readText(f: Fields, key: string, errors: string[], required: boolean, limit = TEXT_LIMIT): string | undefined {
   const v = f[key];
   if (v === undefined || v === null) {
     if (required) errors.push(`"${key}" is required (a string)`);
@@ -125,7 +127,7 @@ function readText(f: Fields, key: string, errors: string[], required: boolean): 
     errors.push(`"${key}" must be a string, got ${JSON.stringify(v)}`);
     return undefined;
   }
-  if (v.length > TEXT_LIMIT) errors.push(`"${key}" is ${v.length} characters; at most ${TEXT_LIMIT}`);
+  if (v.length > limit) errors.push(`"${key}" is ${v.length} characters; at most ${limit}`);
   return v;
 }
 
@@ -137,7 +139,7 @@ function readList(f: Fields, key: string, errors: string[]): string[] | undefine
     return undefined;
   }
   if (v.length > LIST_LIMIT) errors.push(`"${key}" has ${v.length} items; at most ${LIST_LIMIT}`);
-  for (const [i, s] of (v as string[]).entries()) if (s.length > TEXT_LIMIT) errors.push(`"${key}"[${i}] is ${s.length} characters; at most ${TEXT_LIMIT}`);
+  for (const [i, s] of (v as string[]).entries()) if (s.length > LINE_LIMIT) errors.push(`"${key}"[${i}] is ${s.length} characters; at most ${LINE_LIMIT}`);
   return v as string[];
 }
 
@@ -172,7 +174,7 @@ export function readMemory(input: unknown): Read<MemoryAction> {
   unknownFields(f, UPDATE_MEMORY, errors);
   const out: MemoryAction = {};
   for (const key of ['hypothesis', 'observations', 'block_summary', 'key_finding', 'next_hypothesis'] as const) {
-    const v = readText(f, key, errors, false);
+    const v = readText(f, key, errors, false, key === 'key_finding' ? LINE_LIMIT : TEXT_LIMIT);
     if (v !== undefined) out[key] = v;
   }
   for (const key of ['principles', 'open_questions'] as const) {
