@@ -67,15 +67,15 @@ describe('claude-cli provider: a good answer', () => {
     assert.equal(reply.malformed, undefined);
   });
 
-  test('runs `claude -p --output-format json --tools ""` (no file or shell tools) with --model when one is set', async (t) => {
+  test('runs `claude -p --output-format json --tools "" --strict-mcp-config` (no file, shell or MCP tools) with --model when one is set', async (t) => {
     const withModel = setup(t, [{ result: GOOD }], { model: 'sonnet' });
     await withModel.provider.complete(REQUEST);
-    assert.deepEqual(withModel.calls()[0].argv, ['-p', '--output-format', 'json', '--tools', '', '--model', 'sonnet']);
+    assert.deepEqual(withModel.calls()[0].argv, ['-p', '--output-format', 'json', '--tools', '', '--strict-mcp-config', '--model', 'sonnet']);
 
     const without = setup(t, [{ result: GOOD }]);
     assert.equal(without.provider.model, 'default');
     await without.provider.complete(REQUEST);
-    assert.deepEqual(without.calls()[0].argv, ['-p', '--output-format', 'json', '--tools', '']);
+    assert.deepEqual(without.calls()[0].argv, ['-p', '--output-format', 'json', '--tools', '', '--strict-mcp-config']);
   });
 
   test('sends the tool contract and the whole conversation on stdin, never in argv', async (t) => {

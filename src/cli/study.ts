@@ -11,12 +11,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { optionalInt } from './flags.js';
-import { basename, extname, join, relative, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import YAML from 'yaml';
 import { AGENTS, type AgentName } from '../config/study.js';
 import { loadConfig, parseConfig, type Config } from '../config/schema.js';
 import { isMapping } from '../config/values.js';
+import { readDatasetMeta } from '../data/dataset.js';
 import { LocalRunner } from '../exec/local.js';
 import { planConcurrency, type ConcurrencyPlan } from '../exec/concurrency.js';
 import { UserError, show } from '../util/errors.js';
@@ -282,7 +283,12 @@ export function registerStudy(program: Command): void {
       const llm = llmSettings(agent ?? config.study.agent, config, flags, configPath);
       if (flags.dryRun) {
         if (llm === undefined) throw new UserError(`--dry-run shows the LLM agent's next request; the study's agent is ${agent ?? config.study.agent} (add --agent llm)`);
-        const created = studyCreatedEvent(config, { agent, iterations, slots, block, seed, llm, cpuPresetSpace: true });
+        // The data set's size feeds the cost model; a preset's is known, a folder's read (nothing is generated for a dry run).
+        const workload = config.dataset.kind === 'path' ? readDatasetMeta(resolve(dirname(configPath), config.dataset.path)) : undefined;
+        const created = studyCreatedEvent(config, {
+          agent, iterations, slots, block, seed, llm, cpuPresetSpace: true,
+          ...(workload ? { workload: { cells: workload.cells, frames: workload.frames } } : {}),
+        });
         const state = foldEvents([{ line: 1, event: { ...created, v: JOURNAL_VERSION, at: new Date().toISOString() } }]);
         process.stdout.write(dryRunText(state, llm, enginePriorFlopsPerSecond(concurrency(state, flags.threads).threads)));
         return;

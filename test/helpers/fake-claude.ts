@@ -13,7 +13,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { pathToFileURL } from 'node:url';
 import { FAKE_CLAUDE_MARK, type FakeClaudeCall, type FakeClaudeStep, type FakeClaudeUsage } from './claude.js';
 
-const BOOLEAN_OPTIONS = new Set(['-p', '--print', '--verbose']);
+const BOOLEAN_OPTIONS = new Set(['-p', '--print', '--verbose', '--strict-mcp-config']);
 /** Options with one value, and the value's name in commander's messages. */
 const VALUE_OPTIONS = new Map([
   ['--output-format', 'format'],

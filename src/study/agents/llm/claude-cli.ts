@@ -46,7 +46,8 @@ export function claudeCliProvider(s: LlmSettings, env: NodeJS.ProcessEnv = proce
   const command = s.command === undefined ? 'claude' : s.command.includes('/') ? resolve(s.command) : s.command;
   // Found now, so a study is refused before its folder is made (spawnFailure still covers a command removed later).
   if (!findExecutable(command, env)) throw spawnFailure(command, Object.assign(new Error('not found'), { code: 'ENOENT' }));
-  const args = ['-p', '--output-format', 'json', '--tools', '', ...(s.model ? ['--model', s.model] : [])];
+  // No built-in tools and no MCP servers from the user's settings: the model can only answer in text.
+  const args = ['-p', '--output-format', 'json', '--tools', '', '--strict-mcp-config', ...(s.model ? ['--model', s.model] : [])];
   const timeoutMs = Number.isFinite(s.timeout_s) && s.timeout_s > 0 ? s.timeout_s * 1000 : undefined;
   const fallbackModel = s.model ?? 'default';
   return {
