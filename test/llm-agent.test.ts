@@ -202,7 +202,7 @@ for (const kind of KINDS) {
         assert.ok(!err.message.includes(KEY));
         assert.equal(server.requests.length, 1, 'not retried');
         assert.equal(calls.length, 1);
-        assert.match(calls[0].error ?? '', /^authentication failed/);
+        assert.match(calls[0].error ?? '', /^(anthropic|openai): authentication failed \(401: /);
         assert.ok(!JSON.stringify(calls).includes(KEY));
       });
     });
@@ -216,7 +216,7 @@ for (const kind of KINDS) {
         assert.equal(server.requests.length, 4, 'the first request and 3 repairs');
         assert.match(lastUserText(server.requests[1]), /^You did not call any tool\. 2 slots are still open: call propose_config 2 more times\.$/);
         assert.deepEqual(ev.trials.map((t) => t.source), ['fallback', 'fallback']);
-        for (const t of ev.trials) assert.deepEqual(t.repairs?.slice(0, 1), ['llm gave no proposal (no tool call in 4 answers); the rules agent took the slot']);
+        for (const t of ev.trials) assert.deepEqual(t.repairs?.slice(0, 1), ['llm gave no proposal (it called no tool); the rules agent took the slot']);
         assert.equal(calls.length, 4);
       });
     });

@@ -132,7 +132,7 @@ describe('llm studies: stopping, resuming, dry runs, bad settings', () => {
       const r2 = await second.done;
       assert.equal(r2.code, 0, second.stderr());
       checkLlmStudy(dir, 'anthropic', 1);
-      assert.match(readFileSync(join(dir, 'reasoning.log'), 'utf8'), /FAILED: authentication failed/);
+      assert.match(readFileSync(join(dir, 'reasoning.log'), 'utf8'), /FAILED: anthropic: authentication failed \(401: invalid x-api-key\)/);
     });
   });
 

@@ -157,6 +157,8 @@ test('status, CSV export and best config', async () => {
   assert.ok(header.includes('params_omega_inr') && header.includes('params_inr_t_period') && header.includes('user_attrs_final_mse'));
   const failed = state.nodes.find((n) => n.status === 'failed')!;
   assert.match(csv[failed.id], new RegExp(`^${failed.id - 1},FAIL,,`));
+  const formula = { ...state, nodes: state.nodes.map((n, i) => (i === 0 ? { ...n, mutation: '=HYPERLINK("http://x","click")' } : n)) };
+  assert.match(exportCsv(formula).split('\n')[1], /,"'=HYPERLINK\(""http:\/\/x"",""click""\)",/, 'agent text cannot become a spreadsheet formula');
   const yaml = bestConfigYaml(state)!;
   const best = parseConfig(yaml).config;
   const top = Math.max(...state.nodes.map((n) => n.metrics?.final_r2 ?? -1));

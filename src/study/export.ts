@@ -20,7 +20,9 @@ const ATTRS = ['node', 'parent', 'block', 'batch', 'slot', 'class', 'final_mse',
 
 function csvCell(v: unknown): string {
   if (v === undefined || v === null) return '';
-  const s = typeof v === 'number' ? (Number.isNaN(v) ? '' : String(v)) : String(v);
+  let s = typeof v === 'number' ? (Number.isNaN(v) ? '' : String(v)) : String(v);
+  // Text (an agent's mutation, a failure) that a spreadsheet would run as a formula is kept as text.
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

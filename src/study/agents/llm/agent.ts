@@ -160,7 +160,7 @@ export class LlmAgent implements Agent {
     if (unexplained > 0) {
       const errors = [...previous, ...rejected];
       ctx.explain?.(
-        !answeredAny ? `llm gave no proposal (no tool call in ${this.maxRepairs + 1} answers)`
+        !answeredAny ? "llm gave no proposal (it called no tool)"
           : errors.length ? `llm gave no valid proposal for ${unexplained} slot${unexplained === 1 ? '' : 's'} (${errors.join('; ')})`
             : `llm proposed ${accepted.length} of ${ctx.slots} slots`,
       );

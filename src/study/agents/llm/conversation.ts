@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AgentCallEvent } from '../../journal.js';
-import { LlmAuthError, type ModelReply, type Provider, type ToolCall, type ToolResult, type ToolSpec, type Turn } from './provider.js';
+import type { ModelReply, Provider, ToolCall, ToolResult, ToolSpec, Turn } from './provider.js';
 import { withRetries, type RetryOptions } from './retry.js';
 
 export interface CallSink {
@@ -63,7 +63,7 @@ export class Conversation {
       return out.value;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      this.opts.record?.({ ...this.event(body, tries, latency, retries), text: '', calls: [], results: [], error: err instanceof LlmAuthError ? `authentication failed: ${message}` : message });
+      this.opts.record?.({ ...this.event(body, tries, latency, retries), error: message });
       throw err;
     }
   }
