@@ -494,7 +494,7 @@ for (const kind of ['anthropic', 'openai'] as const) {
     await withServer([notFound, quota], async (server) => {
       const a = await rejection(provider(server, kind).complete(SHORT));
       assert.ok(a instanceof LlmStopError && a instanceof UserError, String(a));
-      assert.match(a.message, /not found \(404: .*\): check the model name \(--model\) and the base URL/);
+      assert.match(a.message, /not found \(404: .*\): check the model name and the base URL \('study resume <dir> --model NAME --base-url URL' changes them\)/);
       const b = await rejection(provider(server, kind).complete(SHORT));
       assert.ok(b instanceof LlmStopError, String(b));
       assert.match(b.message, /the account cannot pay for requests/);

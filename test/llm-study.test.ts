@@ -136,6 +136,25 @@ describe('llm studies: stopping, resuming, dry runs, bad settings', () => {
     });
   });
 
+  test('a model that does not exist stops the study; resume --model switches to another and finishes it', async () => {
+    await withServer(async (server) => {
+      server.push(anthropicError(404, 'not_found_error', 'model: claude-nope'));
+      const dir = join(root, 'model');
+      const env = { ...base, ANTHROPIC_API_KEY: KEY };
+      const first = startCli(['study', 'run', config, '--dir', dir, '--threads', '1', '--agent', 'llm', '--model', 'claude-nope', '--base-url', server.baseUrl.anthropic], { env });
+      assert.equal((await first.done).code, 2, first.stderr());
+      assert.match(first.stderr(), /not found \(404: model: claude-nope\)[\s\S]*continue with 'inrscape study resume /);
+
+      server.push(...Array<ScriptEntry>(40).fill(competent));
+      const second = startCli(['study', 'resume', dir, '--threads', '1', '--model', 'claude-good'], { env });
+      assert.equal((await second.done).code, 0, second.stderr());
+      checkLlmStudy(dir, 'anthropic', 1);
+      const changed = readJournal(journalPath(dir)).entries.map((e) => e.event).find((e) => e.type === 'settings_changed');
+      assert.equal(changed?.type === 'settings_changed' ? changed.llm?.model : undefined, 'claude-good');
+      assert.deepEqual([...new Set(server.requests.map((r) => r.body.model))], ['claude-nope', 'claude-good']);
+    });
+  });
+
   test('--dry-run prints the first request (protocol, tools, task) and sends and writes nothing', () => {
     const dir = join(root, 'dry');
     const r = runCli(['study', 'run', config, '--dir', dir, '--agent', 'llm', '--dry-run'], { env: base });
@@ -172,6 +191,7 @@ describe('llm studies: stopping, resuming, dry runs, bad settings', () => {
       [['--agent', 'llm', '--instructions', join(root, 'nope.md')], /--instructions = ".*nope\.md": cannot read it \(ENOENT\)/],
       [['--provider', 'openai'], /--provider = "openai": only for the LLM agent; add --agent llm/],
       [['--agent', 'llm', '--provider', 'claude-cli'], /the command 'claude' was not found on PATH/],
+      [['--agent', 'llm', '--provider', 'claude-cli', '--base-url', 'http://127.0.0.1:9'], /--base-url = "http:\/\/127\.0\.0\.1:9": not used by provider claude-cli/],
     ];
     for (const [flags, message] of cases) {
       const r = runCli(['study', 'run', config, '--dir', dir, ...flags], { env: { ...base, PATH: '/usr/bin:/bin' } });

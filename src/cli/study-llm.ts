@@ -1,15 +1,15 @@
 /**
  * The LLM agent's command-line side: `--provider`, `--model`, `--base-url`,
- * `--instructions` over the config's `study.llm:`, an early check that the
- * provider can be used (its key is set, its command exists) before a study
- * folder is made, and `--dry-run`, which prints the next request and sends nothing.
+ * `--instructions` over the config's `study.llm:` (and the same changes on
+ * resume), and `--dry-run`, which prints the next request and sends nothing.
+ * The provider is checked (key, command, model) before a study folder is made.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { defaultLlm, parseLlm } from '../config/llm.js';
+import { checkLlm, defaultLlm, parseLlm } from '../config/llm.js';
 import type { Config } from '../config/schema.js';
 import type { AgentName } from '../config/study.js';
-import { createProvider, nextPrompt } from '../study/agents/llm/index.js';
+import { nextPrompt, resolveLlmSettings } from '../study/agents/llm/index.js';
 import type { StudyLlmSettings } from '../study/journal.js';
 import type { StudyState } from '../study/state.js';
 import { UserError, show } from '../util/errors.js';
@@ -63,12 +63,30 @@ export function llmSettings(agent: AgentName, config: Config, flags: LlmFlags, c
   }
   // A command path is read from the config's folder too, and recorded absolute (the command runs in a folder of its own).
   if (s.command !== undefined && s.command.includes('/')) s.command = fromConfig(s.command, configPath);
+  checkLlm(s, (key) => (key === 'base_url' && flags.baseUrl !== undefined ? '--base-url' : `study.llm.${key}`));
   return s;
 }
 
-/** Fail now, with the provider's own message, when it cannot be used (no key, no command, no model). */
-export function checkProvider(s: StudyLlmSettings): void {
-  createProvider(s);
+/**
+ * `study resume --provider/--model/--base-url`: the study's LLM settings with
+ * these changed (a new provider starts from its own default model), checked
+ * as at creation. Undefined when no such flag is given.
+ */
+export function changedLlm(current: StudyLlmSettings | undefined, flags: Omit<LlmFlags, 'instructions'>): StudyLlmSettings | undefined {
+  const given = Object.entries({ '--provider': flags.provider, '--model': flags.model, '--base-url': flags.baseUrl }).filter(([, v]) => v !== undefined);
+  if (given.length === 0) return undefined;
+  if (current === undefined) throw new UserError(`${given[0][0]} = ${show(given[0][1])}: only for a study steered by the LLM agent`);
+  const fromFlags = parseLlm({ provider: flags.provider, model: flags.model, base_url: flags.baseUrl }, '--');
+  const s: StudyLlmSettings = { ...current };
+  if (flags.provider !== undefined && fromFlags.provider !== current.provider) {
+    s.provider = fromFlags.provider;
+    delete s.model;
+    delete s.base_url;
+  }
+  if (flags.model !== undefined) s.model = fromFlags.model;
+  if (flags.baseUrl !== undefined) s.base_url = fromFlags.base_url;
+  checkLlm(s, (key) => `--${key.replace(/_/g, '-')}`);
+  return resolveLlmSettings(s);
 }
 
 /** The next request as text: what `--dry-run` prints. */

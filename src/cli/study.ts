@@ -36,8 +36,9 @@ import { formatErrors, safetyContext, validateProposal } from '../study/safety.j
 import { nextAction, type StudyState } from '../study/state.js';
 import { bestNode } from '../study/tree.js';
 import { CommandExit } from './exit.js';
-import { LlmAuthError } from '../study/agents/llm/provider.js';
-import { checkProvider, dryRunText, llmSettings, type LlmFlags } from './study-llm.js';
+import { LlmStopError } from '../study/agents/llm/provider.js';
+import { changedLlm, dryRunText, llmSettings, type LlmFlags } from './study-llm.js';
+import { resolveLlmSettings } from '../study/agents/llm/index.js';
 import { oneOfRule } from '../config/suggest.js';
 import { studyCreatedEvent } from '../study/create.js';
 import { JOURNAL_VERSION } from '../study/journal.js';
@@ -210,7 +211,7 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
     });
   } catch (err) {
     // Nothing half-done is left: the journal has every complete step, and resume takes it from there.
-    if (err instanceof LlmAuthError) throw new UserError(`${err.message}\nthe study stopped cleanly; once fixed, continue with 'inrscape study resume ${rel(study.dir)}'`);
+    if (err instanceof LlmStopError) throw new UserError(`${err.message}\nthe study stopped cleanly; once fixed, continue with 'inrscape study resume ${rel(study.dir)}'`);
     throw err;
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -293,10 +294,9 @@ export function registerStudy(program: Command): void {
         process.stdout.write(dryRunText(state, llm, enginePriorFlopsPerSecond(concurrency(state, flags.threads).threads)));
         return;
       }
-      if (llm !== undefined) checkProvider(llm);
       const dir = resolve(flags.dir ?? defaultStudyDir(configPath));
       const opened = await createStudy(dir, config, {
-        configPath, agent, iterations, slots, block, seed, llm, command: `inrscape study run ${configPath}`,
+        configPath, agent, iterations, slots, block, seed, llm: llm && resolveLlmSettings(llm), command: `inrscape study run ${configPath}`,
         onGenerate: (d) => process.stdout.write(`generating the data set into ${rel(d)} (once)\n`),
       });
       await drive(opened, flags.threads);
@@ -308,8 +308,11 @@ export function registerStudy(program: Command): void {
     .argument('<dir>', 'the study folder')
     .option('--iterations <n>', 'extend (or set) the number of trials')
     .option('--threads <n>', 'engine threads per trial (default: measured best)')
+    .option('--provider <name>', 'LLM agent: switch to another provider (anthropic | openai | claude-cli)')
+    .option('--model <name>', 'LLM agent: switch to another model')
+    .option('--base-url <url>', 'LLM agent: switch to another endpoint')
     .option('--dry-run', "LLM agent: print the study's next request (system, tools, message) and send nothing")
-    .action(async (dir: string, flags: { iterations?: string; threads?: string; dryRun?: boolean }) => {
+    .action(async (dir: string, flags: { iterations?: string; threads?: string; dryRun?: boolean } & Omit<LlmFlags, 'instructions'>) => {
       const iterations = optionalInt('--iterations', flags.iterations, 1);
       optionalInt('--threads', flags.threads, 1);
       if (flags.dryRun) {
@@ -318,9 +321,11 @@ export function registerStudy(program: Command): void {
         process.stdout.write(dryRunText(state, state.settings.llm, enginePriorFlopsPerSecond(concurrency(state, flags.threads).threads)));
         return;
       }
+      const llm = changedLlm(loadStudy(resolve(dir)).settings.llm, flags);
       const opened = openStudy(dir);
       try {
         if (iterations !== undefined) changeIterations(opened, iterations);
+        if (llm !== undefined) appendEvent(opened, { type: 'settings_changed', llm });
       } catch (err) {
         opened.close();
         throw err;

@@ -53,6 +53,16 @@ function isNumberKey(key: string): key is keyof typeof NUMBERS {
   return Object.hasOwn(NUMBERS, key);
 }
 
+/** Settings that contradict each other (checked again after command-line flags are merged in). */
+export function checkLlm(llm: LlmSettings, path: (key: string) => string): void {
+  if (llm.provider === 'claude-cli' && llm.base_url !== undefined) {
+    throw invalid(path('base_url'), llm.base_url, 'not used by provider claude-cli (the claude command line has its own endpoint); leave it out');
+  }
+  if (llm.provider !== 'claude-cli' && llm.command !== undefined) {
+    throw invalid(path('command'), llm.command, `only for provider claude-cli, not ${llm.provider}`);
+  }
+}
+
 /** Parse `study.llm:` (or the same fields from command-line flags, `where` = `--`). */
 export function parseLlm(value: unknown, where = 'study.llm'): LlmSettings {
   const section = readSection(value, where);
@@ -75,6 +85,7 @@ export function parseLlm(value: unknown, where = 'study.llm'): LlmSettings {
       throw invalid(path(key), v, unknownKeyRule(where, key, LLM_KEYS));
     }
   }
+  checkLlm(llm, path);
   if (llm.base_url !== undefined) {
     let url: URL | undefined;
     try {

@@ -15,7 +15,9 @@
  *
  * Everything here is deterministic given the journal (agents draw from
  * streams derived from the seed and the batch index), so a crash between
- * deciding and appending loses nothing: the resumed loop decides the same again.
+ * deciding and appending loses nothing: the resumed loop decides the same
+ * again. The LLM agent is the exception: its model is asked again and may
+ * answer otherwise; what was appended stays.
  */
 import type { InrConfig } from '../config/inr.js';
 import { fitCostModel, fitToBudget, type CostModel, type CostModelOptions, type CostSample, type Workload } from './cost-model.js';

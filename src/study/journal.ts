@@ -255,6 +255,8 @@ export interface AgentCallEvent {
 export interface SettingsChangedEvent {
   type: 'settings_changed';
   iterations?: number;
+  /** The LLM agent's new settings (`study resume --model ...`), whole. */
+  llm?: StudyLlmSettings;
 }
 
 export type StudyEventBody =

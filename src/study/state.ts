@@ -238,6 +238,10 @@ export function applyEvent(state: StudyState, entry: JournalEntry): StudyState {
         if (e.iterations < state.nodes.length) fail(entry, `iterations ${e.iterations} is below the ${state.nodes.length} trials proposed`);
         state.settings.iterations = e.iterations;
       }
+      if (e.llm !== undefined) {
+        if (state.settings.agent !== 'llm') fail(entry, `LLM settings for a study whose agent is ${state.settings.agent}`);
+        state.settings.llm = e.llm;
+      }
       break;
     case 'agent_call':
       state.llm.calls++;

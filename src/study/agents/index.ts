@@ -1,3 +1,4 @@
+import { parseLlm } from '../../config/llm.js';
 import type { AgentName } from '../../config/study.js';
 import type { StudyLlmSettings } from '../journal.js';
 import { UserError } from '../../util/errors.js';
@@ -30,7 +31,9 @@ export function createAgent(name: AgentName, opts: AgentOptions = {}): Agent {
     case 'llm': {
       if (opts.llm?.settings === undefined) throw new UserError('study.agent = "llm" needs study.llm settings (provider, model, ...): see docs/agents.md');
       const { settings, ...setup } = opts.llm;
-      return createLlmAgent(settings, setup);
+      // The journal's settings are checked as a config's would be (a hand-edited journal fails here, clearly).
+      const { instructions_text: text, ...rest } = settings;
+      return createLlmAgent({ ...parseLlm(rest, 'journal settings.llm'), ...(text !== undefined ? { instructions_text: text } : {}) }, setup);
     }
     default: {
       const never: never = name;

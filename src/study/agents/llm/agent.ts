@@ -157,14 +157,12 @@ export class LlmAgent implements Agent {
     const open = ctx.slots - accepted.length;
     const finals = lastInvalid.slice(0, open).map((p) => ({ ...p, final: true, rejected: [...previous, ...rejected] }));
     const unexplained = open - finals.length;
-    if (unexplained > 0) {
-      const errors = [...previous, ...rejected];
-      ctx.explain?.(
-        !answeredAny ? "llm gave no proposal (it called no tool)"
-          : errors.length ? `llm gave no valid proposal for ${unexplained} slot${unexplained === 1 ? '' : 's'} (${errors.join('; ')})`
-            : `llm proposed ${accepted.length} of ${ctx.slots} slots`,
-      );
-    }
+    const errors = [...previous, ...rejected];
+    const why = !answeredAny ? 'llm gave no proposal (it called no tool)'
+      : errors.length ? `llm gave no valid proposal (${errors.join('; ')})`
+        : `llm proposed ${accepted.length} of ${ctx.slots} slots`;
+    // One reason per slot it did not fill, so each trial the fallback makes says why.
+    for (let i = 0; i < unexplained; i++) ctx.explain?.(why);
     return [...accepted, ...finals];
   }
 

@@ -2,7 +2,9 @@
  * The LLM agent's entry points: a provider from the study's settings, the
  * agent, and the prompt the next decision would send (`--dry-run`).
  */
+import { readFileSync } from 'node:fs';
 import type { LlmSettings } from '../../../config/llm.js';
+import { UserError } from '../../../util/errors.js';
 import { agentContext } from '../../advance.js';
 import type { CostModelOptions } from '../../cost-model.js';
 import type { StudyLlmSettings } from '../../journal.js';
@@ -36,8 +38,31 @@ export function createProvider(s: LlmSettings, env: NodeJS.ProcessEnv = process.
   }
 }
 
+/** The instructions' text: as recorded, else the file the settings name, else the study protocol shipped with the package. */
 export function instructionsOf(s: StudyLlmSettings): string {
-  return s.instructions_text ?? defaultInstructions();
+  if (s.instructions_text !== undefined) return s.instructions_text;
+  if (s.instructions === undefined) return defaultInstructions();
+  try {
+    return readFileSync(s.instructions, 'utf8');
+  } catch (err) {
+    throw new UserError(`study.llm.instructions = ${JSON.stringify(s.instructions)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/**
+ * Settings as a study records them: checked by creating the provider (a
+ * missing key, command or model fails here, before anything is written), the
+ * provider's default model and the instructions' text filled in, so a resume
+ * asks the same model with the same words whatever version runs it.
+ */
+export function resolveLlmSettings(s: StudyLlmSettings, env: NodeJS.ProcessEnv = process.env): StudyLlmSettings {
+  const provider = createProvider(s, env);
+  return {
+    ...s,
+    // The claude command line picks its own default: nothing to pin.
+    ...(s.model === undefined && s.provider !== 'claude-cli' ? { model: provider.model } : {}),
+    instructions_text: instructionsOf(s),
+  };
 }
 
 export interface LlmAgentSetup {

@@ -78,25 +78,38 @@ function objectAt(text: string, start: number): string {
   return text.slice(start);
 }
 
+/** How many `{` positions are tried: each costs a scan of the rest of the answer. */
+const MAX_CANDIDATES = 16;
+
+/** Fenced blocks first, then the object at each `{` in turn (computed only when reached). */
+function* candidates(text: string): Generator<string> {
+  for (const m of text.matchAll(/```(?:json)?\s*\n([\s\S]*?)```/g)) yield m[1];
+  let tried = 0;
+  for (let i = text.indexOf('{'); i >= 0 && tried < MAX_CANDIDATES; i = text.indexOf('{', i + 1), tried++) yield objectAt(text, i);
+}
+
 /**
  * The JSON object in an answer: models wrap it in prose or a fence, and the
- * prose may hold braces of its own, so a fenced block is tried first, then
- * each `{` in turn; the first candidate that parses wins. Undefined when there
- * is no `{` at all; the last candidate's parse error otherwise.
+ * prose may hold braces of its own. The first candidate with an `actions`
+ * field wins; else the first that parses; else the first candidate's parse
+ * error (the outermost object is the one the model meant). Undefined when
+ * there is no `{` at all.
  */
 function findObject(text: string): { value: unknown } | { error: string } | undefined {
-  const candidates = [...text.matchAll(/```(?:json)?\s*\n([\s\S]*?)```/g)].map((m) => m[1]);
-  for (let i = text.indexOf('{'); i >= 0; i = text.indexOf('{', i + 1)) candidates.push(objectAt(text, i));
-  if (candidates.length === 0) return undefined;
-  let error = '';
-  for (const c of candidates) {
+  let first: { value: unknown } | { error: string } | undefined;
+  let parsed: { value: unknown } | undefined;
+  for (const c of candidates(text)) {
     try {
-      return { value: JSON.parse(c) };
+      const value: unknown = JSON.parse(c);
+      if (value !== null && typeof value === 'object' && 'actions' in value) return { value };
+      parsed ??= { value };
+      first ??= { value };
     } catch (err) {
-      error ||= (err as Error).message;
+      first ??= { error: (err as Error).message };
     }
   }
-  return { error };
+  if (first && 'error' in first) return first;
+  return parsed;
 }
 
 /** Read a JSON-mode answer into free text and tool calls; `malformed` says what was wrong with it. */

@@ -97,7 +97,7 @@ function toUsage(u: ChatCompletion['usage']): Usage | undefined {
 
 function toReply(completion: ChatCompletion, json: boolean, asked: string): ModelReply {
   const choice = completion.choices?.[0];
-  if (!choice) throw new LlmCallError('openai: the server answered with no choices', false);
+  if (!choice?.message) throw new LlmCallError('openai: the server answered with no choice or no message', false);
   const message = choice.message;
   const base = { model: completion.model || asked, usage: toUsage(completion.usage), stop_reason: choice.finish_reason ?? undefined };
   const text = message.content ?? message.refusal ?? '';

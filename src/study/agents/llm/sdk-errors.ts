@@ -106,9 +106,11 @@ export function toLlmError(err: unknown, sdk: SdkErrorClasses, ctx: ErrorContext
     );
   }
   // Asking again cannot help, and falling back on every decision would quietly make the whole study a rules study.
-  if (status === 404) return new LlmStopError(say(`not found (404: ${message}): check the model name (--model) and the base URL (--base-url)`));
+  if (status === 404) return new LlmStopError(say(`not found (404: ${message}): check the model name and the base URL ('study resume <dir> --model NAME --base-url URL' changes them)`));
   const hint = err.headers?.get('x-should-retry');
-  if (status === 402 || ((status === 400 || status === 429) && hint !== 'true' && /quota|credit balance|billing|insufficient/i.test(message))) {
+  // Only the words providers use for an empty account: a per-minute rate limit ("resource exhausted") must stay transient.
+  const code = field(err.error, 'code') ?? field(field(err.error, 'error'), 'code');
+  if (status === 402 || ((status === 400 || status === 429) && hint !== 'true' && (code === 'insufficient_quota' || /insufficient_quota|exceeded your current quota|credit balance is too low/i.test(message)))) {
     return new LlmStopError(say(`the account cannot pay for requests (${status}: ${message})`));
   }
   // The server's explicit word wins over the status (OpenAI says false for an exhausted quota's 429).
