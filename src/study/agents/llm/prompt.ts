@@ -44,7 +44,8 @@ You steer this study as the protocol above describes, with one difference: you d
 - record_iteration: the log entry of one finished trial (classification, observation, next parent);
 - update_memory: sections of the working memory (after a batch: hypothesis, observations; at BLOCK END: block summary, key finding, principles, open questions, next hypothesis);
 - propose_config: one slot of the next batch (parent node, changed inr: parameters, mutation text, strategy).
-Every action is checked against the study's search space and rules (only the explorable inr: keys may change, values inside the ranges below, the parent must be a done node, no config may repeat one already in the study). An invalid action comes back with the exact errors; you get up to REPAIRS repairs, after which the rules agent takes the slot. What you write is stored verbatim and shown to people as text; it is never executed.`;
+Every action is checked against the study's search space and rules (only the explorable inr: keys may change, values inside the ranges below, the parent must be a done node, no config may repeat one already in the study). An invalid action comes back with the exact errors; you get up to REPAIRS repairs, after which the rules agent takes the slot. What you write is stored verbatim and shown to people as text; it is never executed.
+Where the protocol's numbers (the 60-minute limit, the GPU, the full data set, the typical ranges) differ from this study's, this study's hold: its data, time budget and search space are given with each request.`;
 
 export function systemText(instructions: string, maxRepairs = 3): string {
   return `${instructions.trim()}\n\n${ROLE.replace('REPAIRS', String(maxRepairs))}\n`;
@@ -80,7 +81,7 @@ function spaceSection(ctx: AgentContext): string {
 /** The budget and what the cost model predicts for the candidates the model will likely build on. */
 function budgetSection(ctx: AgentContext, candidates: readonly InrConfig[]): string {
   const { cost, budgetMinutes: budget } = ctx;
-  const rate = cost.source === 'prior' ? 'a prior guess (no trial finished yet)' : `fitted on ${cost.samples} finished trial${cost.samples === 1 ? '' : 's'}`;
+  const rate = cost.source === 'prior' ? 'a prior guess until a trial finishes' : `fitted on ${cost.samples} finished trial${cost.samples === 1 ? '' : 's'}`;
   const lines = [
     '## Time budget',
     `Each trial must finish within ${fmt(budget)} min; one that runs over is stopped and classed poor.`,
