@@ -37,6 +37,32 @@ function fromConfig(path: string, configPath: string | undefined): string {
   return configPath !== undefined ? resolve(dirname(configPath), path) : resolve(path);
 }
 
+/** The LLM flags that were given, as `[flag, value]`, for messages that name the first. */
+function givenFlags(flags: LlmFlags): [string, string][] {
+  return Object.entries({ '--provider': flags.provider, '--model': flags.model, '--base-url': flags.baseUrl, '--instructions': flags.instructions })
+    .filter((e): e is [string, string] => e[1] !== undefined);
+}
+
+/**
+ * `base` with `--provider`, `--model`, `--base-url` applied (checked as flags).
+ * `switchResets`: a provider switch drops the old model and endpoint, which
+ * belong to the old provider.
+ */
+function withFlags(base: StudyLlmSettings, flags: LlmFlags, switchResets: boolean): StudyLlmSettings {
+  const fromFlags = parseLlm({ provider: flags.provider, model: flags.model, base_url: flags.baseUrl, instructions: flags.instructions }, '--');
+  const s: StudyLlmSettings = { ...base };
+  if (flags.provider !== undefined && fromFlags.provider !== base.provider) {
+    s.provider = fromFlags.provider;
+    if (switchResets) {
+      delete s.model;
+      delete s.base_url;
+    }
+  }
+  if (flags.model !== undefined) s.model = fromFlags.model;
+  if (flags.baseUrl !== undefined) s.base_url = fromFlags.base_url;
+  return s;
+}
+
 /**
  * The LLM settings a new study records: flags over `study.llm:` over the
  * defaults, the instructions file read now (a relative path in the config is
@@ -44,17 +70,12 @@ function fromConfig(path: string, configPath: string | undefined): string {
  * flags with another agent are an error, not silently ignored.
  */
 export function llmSettings(agent: AgentName, config: Config, flags: LlmFlags, configPath?: string): StudyLlmSettings | undefined {
-  const given = Object.entries({ '--provider': flags.provider, '--model': flags.model, '--base-url': flags.baseUrl, '--instructions': flags.instructions }).filter(([, v]) => v !== undefined);
   if (agent !== 'llm') {
-    if (given.length) throw new UserError(`${given[0][0]} = ${show(given[0][1])}: only for the LLM agent; add --agent llm (the study's agent is ${agent})`);
+    const [first] = givenFlags(flags);
+    if (first) throw new UserError(`${first[0]} = ${show(first[1])}: only for the LLM agent; add --agent llm (the study's agent is ${agent})`);
     return undefined;
   }
-  const fromFlags = parseLlm({ provider: flags.provider, model: flags.model, base_url: flags.baseUrl, instructions: flags.instructions }, '--');
-  const base = config.study.llm ?? defaultLlm();
-  const s: StudyLlmSettings = { ...base };
-  if (flags.provider !== undefined) s.provider = fromFlags.provider;
-  if (flags.model !== undefined) s.model = fromFlags.model;
-  if (flags.baseUrl !== undefined) s.base_url = fromFlags.base_url;
+  const s = withFlags(config.study.llm ?? defaultLlm(), flags, false);
   if (flags.instructions !== undefined) {
     s.instructions = resolve(flags.instructions);
     s.instructions_text = readInstructions(s.instructions, '--instructions');
@@ -73,18 +94,10 @@ export function llmSettings(agent: AgentName, config: Config, flags: LlmFlags, c
  * as at creation. Undefined when no such flag is given.
  */
 export function changedLlm(current: StudyLlmSettings | undefined, flags: Omit<LlmFlags, 'instructions'>): StudyLlmSettings | undefined {
-  const given = Object.entries({ '--provider': flags.provider, '--model': flags.model, '--base-url': flags.baseUrl }).filter(([, v]) => v !== undefined);
-  if (given.length === 0) return undefined;
-  if (current === undefined) throw new UserError(`${given[0][0]} = ${show(given[0][1])}: only for a study steered by the LLM agent`);
-  const fromFlags = parseLlm({ provider: flags.provider, model: flags.model, base_url: flags.baseUrl }, '--');
-  const s: StudyLlmSettings = { ...current };
-  if (flags.provider !== undefined && fromFlags.provider !== current.provider) {
-    s.provider = fromFlags.provider;
-    delete s.model;
-    delete s.base_url;
-  }
-  if (flags.model !== undefined) s.model = fromFlags.model;
-  if (flags.baseUrl !== undefined) s.base_url = fromFlags.base_url;
+  const [first] = givenFlags(flags);
+  if (first === undefined) return undefined;
+  if (current === undefined) throw new UserError(`${first[0]} = ${show(first[1])}: only for a study steered by the LLM agent`);
+  const s = withFlags(current, flags, true);
   checkLlm(s, (key) => `--${key.replace(/_/g, '-')}`);
   return resolveLlmSettings(s);
 }

@@ -25,7 +25,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { bestConfigYaml, exportCsv } from '../study/export.js';
 import { ANALYSIS_FILE, MEMORY_FILE, REASONING_FILE, UCB_FILE, configFile, runDir } from '../study/files.js';
 import { writeInboxRequest, requestId } from '../study/inbox.js';
-import { journalPath, type JournalEntry } from '../study/journal.js';
+import { JOURNAL_VERSION, journalPath, type JournalEntry } from '../study/journal.js';
 import { lockHolder } from '../study/lock.js';
 import { appendEvent, changeIterations, createStudy, loadStudy, openStudy, runLoop, type OpenStudy } from '../study/loop.js';
 import { enginePriorFlopsPerSecond } from '../study/budget.js';
@@ -33,16 +33,14 @@ import { callWhere } from '../study/render/reasoning.js';
 import { renderStatus } from '../study/render/status.js';
 import { configBrief, e3, f1, f4, f6, oneLine } from '../study/render/text.js';
 import { formatErrors, safetyContext, validateProposal } from '../study/safety.js';
-import { nextAction, type StudyState } from '../study/state.js';
+import { foldEvents, nextAction, type StudyState } from '../study/state.js';
 import { bestNode } from '../study/tree.js';
 import { CommandExit } from './exit.js';
-import { LlmStopError } from '../study/agents/llm/provider.js';
 import { changedLlm, dryRunText, llmSettings, type LlmFlags } from './study-llm.js';
 import { resolveLlmSettings } from '../study/agents/llm/index.js';
+import { LlmStopError } from '../study/agents/llm/provider.js';
 import { oneOfRule } from '../config/suggest.js';
 import { studyCreatedEvent } from '../study/create.js';
-import { JOURNAL_VERSION } from '../study/journal.js';
-import { foldEvents } from '../study/state.js';
 
 /** Where `inrscape study` (no arguments) keeps its study; run again, it resumes it, or shows it when complete. */
 export const DEFAULT_STUDY_DIR = join('studies', 'default');
@@ -321,9 +319,10 @@ export function registerStudy(program: Command): void {
         process.stdout.write(dryRunText(state, state.settings.llm, enginePriorFlopsPerSecond(concurrency(state, flags.threads).threads)));
         return;
       }
-      const llm = changedLlm(loadStudy(resolve(dir)).settings.llm, flags);
       const opened = openStudy(dir);
       try {
+        // Checked (key, command) before anything is appended.
+        const llm = changedLlm(opened.state.settings.llm, flags);
         if (iterations !== undefined) changeIterations(opened, iterations);
         if (llm !== undefined) appendEvent(opened, { type: 'settings_changed', llm });
       } catch (err) {
