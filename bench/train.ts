@@ -7,7 +7,7 @@
  * Training: hidden 128, 384 and 1024, 3 hidden layers, 8 frames x 1000 cells
  * = 8000 points per step, synthetic data; steps/s, points/s and effective
  * GFLOP/s (6 (4h + L h^2 + 3h) FLOPs per point per step). If /usr/bin/python3
- * imports torch, ../shared/bench/torch_siren_ref.py runs the same shapes and
+ * imports torch, bench/torch_siren_ref.py runs the same shapes and
  * the ratio is printed; numpy's SGEMM rate is printed as the ceiling.
  * Evaluation: forward passes over 9997 frames x 1000 cells at hidden 384
  * (the `dicty` preset's full data), against bench/torch_eval.py.
@@ -18,8 +18,11 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CellSeries } from '../src/data/series.js';
+import { FrameSampler } from '../src/inr/batches.js';
 import { REFERENCE_ADAM } from '../src/inr/engine.js';
-import { createEngine } from '../src/inr/engines/index.js';
+import { CpuEngine } from '../src/inr/engines/index.js';
+import { cosineLr } from '../src/inr/schedule.js';
 import { flopsPerPoint, initParameters, sirenSpec } from '../src/inr/spec.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -33,7 +36,7 @@ const quick = flag('--quick');
 const threads = option('--threads', cpus().length);
 const evalFrames = option('--eval-frames', quick ? 500 : 9997);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const torchScript = join(root, '..', 'shared', 'bench', 'torch_siren_ref.py');
+const torchScript = join(root, 'bench', 'torch_siren_ref.py');
 const torchEval = join(root, 'bench', 'torch_eval.py');
 
 const CELLS = 1000, BATCH = 8, LAYERS = 3, OMEGA = 10, FRAMES = 200;
@@ -56,7 +59,7 @@ function machine(): string {
 }
 
 /** Synthetic cell tracks like the torch reference's: a random walk in the unit box. */
-function syntheticSeries(frames: number, cells: number): { pos: Float32Array; vel: Float32Array } {
+function syntheticSeries(frames: number, cells: number): CellSeries {
   const rng = new Rng(0);
   const pos = new Float32Array(frames * cells * 3), vel = new Float32Array(frames * cells * 3);
   for (let c = 0; c < cells * 3; c++) pos[c] = rng.uniform();
@@ -67,68 +70,51 @@ function syntheticSeries(frames: number, cells: number): { pos: Float32Array; ve
     const a = Math.min(f, frames - 2);
     for (let c = 0; c < cells * 3; c++) vel[f * cells * 3 + c] = (pos[(a + 1) * cells * 3 + c] - pos[a * cells * 3 + c]) / 0.002;
   }
-  return { pos, vel };
+  return { frames, cells, pos, vel, extras: {} };
 }
 
-/** (t, x, y, z) rows and velocity targets of the given frames, as the trainer builds them. */
-function fillBatch(series: { pos: Float32Array; vel: Float32Array }, frames: number, ids: number[], x: Float32Array, y: Float32Array): void {
-  let n = 0;
-  for (const f of ids) {
-    for (let c = 0; c < CELLS; c++, n++) {
-      const src = (f * CELLS + c) * 3;
-      x[n * 4] = f / frames;
-      x[n * 4 + 1] = series.pos[src];
-      x[n * 4 + 2] = series.pos[src + 1];
-      x[n * 4 + 3] = series.pos[src + 2];
-      y[n * 3] = series.vel[src];
-      y[n * 3 + 1] = series.vel[src + 1];
-      y[n * 3 + 2] = series.vel[src + 2];
-    }
-  }
-}
-
-function trainSpeed(hidden: number, steps: number): number {
+/**
+ * Steps/s the way the trainer drives the engine: frames drawn by the
+ * trainer's sampler, the cosine schedule, `chunk` steps per engine call
+ * (the trainer's chunks are about half a second; 1 shows the cost of a call).
+ */
+async function trainSpeed(hidden: number, steps: number, chunk: number): Promise<number> {
   const spec = sirenSpec(hidden, LAYERS, OMEGA);
-  const engine = createEngine('cpu', { threads });
-  const model = engine.createModel(spec, initParameters(spec, 0), POINTS);
   const series = syntheticSeries(FRAMES, CELLS);
+  const model = await new CpuEngine({ threads }).open(spec, initParameters(spec, 0), {
+    series, scaling: { frames: FRAMES, tPeriod: 1, xyPeriod: 1 }, batch: BATCH, adam: REFERENCE_ADAM,
+  });
   const rng = new Rng(1);
-  const x = new Float32Array(POINTS * 4), y = new Float32Array(POINTS * 3);
-  const step = (s: number, total: number): void => {
-    const ids = new Set<number>();
-    while (ids.size < BATCH) ids.add(Math.floor(rng.uniform() * FRAMES));
-    fillBatch(series, FRAMES, [...ids], x, y);
-    const lr = 1e-6 + 0.5 * (1e-4 - 1e-6) * (1 + Math.cos((Math.PI * s) / total));
-    model.trainStep(x, y, POINTS, lr, REFERENCE_ADAM);
+  const sampler = new FrameSampler(FRAMES, BATCH);
+  const ids = new Int32Array(chunk * BATCH), lrs = new Float64Array(chunk);
+  const run = async (from: number, n: number, total: number): Promise<void> => {
+    for (let s = from; s < from + n; s += chunk) {
+      const k = Math.min(chunk, from + n - s);
+      for (let j = 0; j < k; j++) {
+        sampler.sample(rng, ids.subarray(j * BATCH, (j + 1) * BATCH));
+        lrs[j] = cosineLr(1e-4, total, s + j);
+      }
+      await model.trainChunk(ids.subarray(0, k * BATCH), lrs.subarray(0, k));
+    }
   };
-  for (let s = 0; s < 3; s++) step(s, steps);
+  await run(0, 3, steps);
   const t0 = performance.now();
-  for (let s = 0; s < steps; s++) step(s, steps);
+  await run(0, steps, steps);
   const secs = (performance.now() - t0) / 1000;
-  model.dispose();
+  await model.dispose();
   return steps / secs;
 }
 
-function evalSpeed(frames: number): number {
+async function evalSpeed(frames: number): Promise<number> {
   const spec = sirenSpec(384, LAYERS, OMEGA);
-  const model = createEngine('cpu', { threads }).createModel(spec, initParameters(spec, 0), POINTS);
-  const rng = new Rng(2);
-  const pos = new Float32Array(CELLS * 3).map(() => rng.uniform());
-  const x = new Float32Array(POINTS * 4), out = new Float32Array(POINTS * 3);
+  const series = syntheticSeries(frames, CELLS);
+  const model = await new CpuEngine({ threads }).open(spec, initParameters(spec, 0), {
+    series, scaling: { frames, tPeriod: 1, xyPeriod: 1 }, batch: BATCH, adam: REFERENCE_ADAM,
+  });
   const t0 = performance.now();
-  for (let f0 = 0; f0 < frames; f0 += BATCH) {
-    const nf = Math.min(BATCH, frames - f0);
-    for (let k = 0; k < nf * CELLS; k++) {
-      x[k * 4] = (f0 + Math.floor(k / CELLS)) / frames;
-      const c = (k % CELLS) * 3;
-      x[k * 4 + 1] = pos[c];
-      x[k * 4 + 2] = pos[c + 1];
-      x[k * 4 + 3] = pos[c + 2];
-    }
-    model.predict(x, nf * CELLS, out);
-  }
+  await model.evaluate(false);
   const secs = (performance.now() - t0) / 1000;
-  model.dispose();
+  await model.dispose();
   return secs;
 }
 
@@ -173,7 +159,7 @@ function sgemmRate(): number | null {
 const f1 = (x: number): string => x.toFixed(1);
 const f2 = (x: number): string => x.toFixed(2);
 
-const engine = createEngine('cpu', { threads });
+const engine = new CpuEngine({ threads });
 console.log(`machine: ${machine()}`);
 console.log(`engine: cpu, isa ${engine.isa}, ${engine.threads} threads; load average before: ${loadavg().map(f2).join(' ')}`);
 if (loadavg()[0] > 0.5) console.log('warning: the machine is not idle; figures will be low');
@@ -183,8 +169,9 @@ const torch = torchAvailable();
 if (!torch) console.log('PyTorch: not available (/usr/bin/python3 cannot import torch); ratios skipped');
 
 console.log('\nhidden  layers  points/step   steps/s    points/s   GFLOP/s  torch steps/s  vs torch  vs SGEMM');
+const CHUNK = 64;
 for (const { hidden, steps, torchSteps } of shapes) {
-  const rate = trainSpeed(hidden, steps);
+  const rate = await trainSpeed(hidden, steps, CHUNK);
   const gflops = (rate * POINTS * flopsPerPoint(sirenSpec(hidden, LAYERS, OMEGA))) / 1e9;
   const t = torch ? torchTrain(hidden, torchSteps) : null;
   console.log(
@@ -193,8 +180,12 @@ for (const { hidden, steps, torchSteps } of shapes) {
   );
 }
 
+const single = await trainSpeed(128, shapes[0].steps, 1);
+const chunked = await trainSpeed(128, shapes[0].steps, CHUNK);
+console.log(`\nhidden 128: one step per engine call ${f2(single)} steps/s, ${CHUNK} per call ${f2(chunked)} steps/s: a call costs ${f1(Math.max(0, 1e6 / single - 1e6 / chunked))} us per step`);
+
 const points = evalFrames * CELLS;
-const ours = evalSpeed(evalFrames);
+const ours = await evalSpeed(evalFrames);
 const fwdFlops = (points * flopsPerPoint(sirenSpec(384, LAYERS, OMEGA))) / 3;
 console.log(`\nfull-data evaluation: ${evalFrames} frames x ${CELLS} cells = ${points} points, hidden 384, ${LAYERS} layers, ${BATCH} frames per forward`);
 console.log(`  cpu engine: ${f2(ours)} s  (${(points / ours).toExponential(2)} points/s, ${f1(fwdFlops / ours / 1e9)} GFLOP/s)`);

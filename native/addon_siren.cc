@@ -2,9 +2,12 @@
 // path) and SirenCpuModel (one model). Typed in src/native/addon.ts.
 #include "addon_siren.h"
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/isa.h"
 #include "engine/kernels.h"
@@ -30,6 +33,43 @@ T* typed_array(const Napi::Value& v, const char* what, size_t min_len) {
 double number(const Napi::Value& v, const char* what) {
   if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
+}
+
+// Work off the JavaScript thread (the engine's own pool computes; this thread
+// only waits), settling a Promise. `keep` holds the objects whose memory the
+// work reads or writes, so that none is collected while it runs.
+class Job : public Napi::AsyncWorker {
+ public:
+  Job(Napi::Env env, std::function<void()> work, std::vector<Napi::Object> keep)
+      : Napi::AsyncWorker(env, "inrscape-engine"), work_(std::move(work)), deferred_(Napi::Promise::Deferred::New(env)) {
+    for (auto& o : keep) keep_.push_back(Napi::Persistent(o));
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      work_();
+    } catch (const std::bad_alloc&) {
+      SetError("out of memory");
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::function<void()> work_;
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::ObjectReference> keep_;
+};
+
+Napi::Promise Queue(Napi::Env env, std::function<void()> work, std::vector<Napi::Object> keep) {
+  auto* job = new Job(env, std::move(work), std::move(keep));
+  Napi::Promise p = job->Promise();
+  job->Queue();
+  return p;
 }
 
 class CpuEngineWrap : public Napi::ObjectWrap<CpuEngineWrap> {
@@ -70,8 +110,8 @@ class SirenWrap : public Napi::ObjectWrap<SirenWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "SirenCpuModel",
                        {InstanceAccessor<&SirenWrap::ParameterCount>("parameterCount"),
-                        InstanceMethod<&SirenWrap::TrainStep>("trainStep"), InstanceMethod<&SirenWrap::Gradients>("gradients"),
-                        InstanceMethod<&SirenWrap::Predict>("predict"), InstanceMethod<&SirenWrap::GetParameters>("getParameters"),
+                        InstanceMethod<&SirenWrap::SetSeries>("setSeries"),
+                        InstanceMethod<&SirenWrap::TrainChunk>("trainChunk"), InstanceMethod<&SirenWrap::Predict>("predict"), InstanceMethod<&SirenWrap::GetParameters>("getParameters"),
                         InstanceMethod<&SirenWrap::SetParameters>("setParameters"),
                         InstanceMethod<&SirenWrap::GetOptimizerState>("getOptimizerState"),
                         InstanceMethod<&SirenWrap::SetOptimizerState>("setOptimizerState"),
@@ -118,34 +158,58 @@ class SirenWrap : public Napi::ObjectWrap<SirenWrap> {
     return Napi::Number::New(info.Env(), static_cast<double>(model(info).parameter_count()));
   }
 
-  // trainStep(x, y, points, lr, beta1, beta2, eps, clipNorm, out: Float64Array[2] <- loss, gradNorm)
-  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
-    SirenModel& m = model(info);
-    const auto& sh = m.shape();
-    const int n = points(info, info[2], m.max_points());
-    const float* x = typed_array<float>(info[0], "inputs", static_cast<size_t>(n) * sh.inputs);
-    const float* y = typed_array<float>(info[1], "targets", static_cast<size_t>(n) * sh.outputs);
-    const engine::AdamArgs adam{number(info[3], "lr"), number(info[4], "beta1"), number(info[5], "beta2"), number(info[6], "eps"),
-                                number(info[7], "clipNorm")};
-    double* out = typed_array<double>(info[8], "out", 2);
-    const engine::StepStats st = m.train_step(x, y, n, adam);
-    out[0] = st.loss;
-    out[1] = st.grad_norm;
-    return info.Env().Undefined();
+  // setSeries(pos, vel, frames, cells, tPeriod, xyPeriod): the run's data, kept (not copied) until the next call.
+  Napi::Value SetSeries(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const double frames = number(info[2], "frames"), cells = number(info[3], "cells");
+    if (!(frames >= 1 && cells >= 1) || frames != static_cast<int>(frames) || cells != static_cast<int>(cells))
+      throw Napi::RangeError::New(env, "frames and cells must be positive integers");
+    const size_t values = static_cast<size_t>(frames) * static_cast<size_t>(cells) * 3;
+    engine::SeriesView s;
+    s.pos = typed_array<float>(info[0], "pos", values);
+    s.vel = typed_array<float>(info[1], "vel", values);
+    s.frames = static_cast<int>(frames);
+    s.cells = static_cast<int>(cells);
+    s.t_period = static_cast<float>(number(info[4], "tPeriod"));
+    s.xy_period = static_cast<float>(number(info[5], "xyPeriod"));
+    pos_ = Napi::Persistent(info[0].As<Napi::Object>());
+    vel_ = Napi::Persistent(info[1].As<Napi::Object>());
+    series_ = s;
+    return env.Undefined();
   }
 
-  // gradients(x, y, points, grads: Float32Array[parameterCount]) -> loss
-  Napi::Value Gradients(const Napi::CallbackInfo& info) {
+  // trainChunk(frameIds: Int32Array[n * batch], batch, lrs: Float64Array[n], beta1, beta2, eps, clipNorm,
+  //            losses: Float64Array[n], gradNorms: Float64Array[n]) -> Promise<void>: n steps in a row.
+  Napi::Value TrainChunk(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
     SirenModel& m = model(info);
-    const auto& sh = m.shape();
-    const int n = points(info, info[2], m.max_points());
-    const float* x = typed_array<float>(info[0], "inputs", static_cast<size_t>(n) * sh.inputs);
-    const float* y = typed_array<float>(info[1], "targets", static_cast<size_t>(n) * sh.outputs);
-    float* g = typed_array<float>(info[3], "grads", m.parameter_count());
-    return Napi::Number::New(info.Env(), m.gradients(x, y, n, g));
+    if (series_.pos == nullptr) throw Napi::Error::New(env, "trainChunk before setSeries");
+    const double batch = number(info[1], "batch");
+    if (!(batch >= 1) || batch != static_cast<int>(batch)) throw Napi::RangeError::New(env, "batch must be a positive integer");
+    if (!info[2].IsTypedArray()) throw Napi::TypeError::New(env, "lrs must be a typed array");
+    const size_t n = info[2].As<Napi::Float64Array>().ElementLength();
+    const int b = static_cast<int>(batch);
+    const int* ids = typed_array<int32_t>(info[0], "frameIds", n * b);
+    const double* lrs = typed_array<double>(info[2], "lrs", n);
+    double* losses = typed_array<double>(info[7], "losses", n);
+    double* norms = typed_array<double>(info[8], "gradNorms", n);
+    engine::AdamArgs adam{0.0, number(info[3], "beta1"), number(info[4], "beta2"), number(info[5], "eps"), number(info[6], "clipNorm")};
+    const engine::SeriesView series = series_;
+    return Queue(
+        env,
+        [&m, series, ids, lrs, losses, norms, n, b, adam]() mutable {
+          for (size_t k = 0; k < n; k++) {
+            adam.lr = lrs[k];
+            const engine::StepStats st = m.train_frames(series, ids + k * b, b, adam);
+            losses[k] = st.loss;
+            norms[k] = st.grad_norm;
+          }
+        },
+        {info.This().As<Napi::Object>(), info[0].As<Napi::Object>(), info[2].As<Napi::Object>(), info[7].As<Napi::Object>(),
+         info[8].As<Napi::Object>(), pos_.Value(), vel_.Value()});
   }
 
-  // predict(x, points, out)
+  // predict(x, points, out) -> Promise<void>
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     SirenModel& m = model(info);
     const auto& sh = m.shape();
@@ -155,8 +219,9 @@ class SirenWrap : public Napi::ObjectWrap<SirenWrap> {
     const long n = static_cast<long>(nd);
     const float* x = typed_array<float>(info[0], "inputs", static_cast<size_t>(n) * sh.inputs);
     float* out = typed_array<float>(info[2], "out", static_cast<size_t>(n) * sh.outputs);
-    if (n > 0) m.predict(x, n, out);
-    return info.Env().Undefined();
+    return Queue(
+        info.Env(), [&m, x, n, out]() { if (n > 0) m.predict(x, n, out); },
+        {info.This().As<Napi::Object>(), info[0].As<Napi::Object>(), info[2].As<Napi::Object>()});
   }
 
   Napi::Value GetParameters(const Napi::CallbackInfo& info) {
@@ -195,6 +260,8 @@ class SirenWrap : public Napi::ObjectWrap<SirenWrap> {
   }
 
   std::unique_ptr<SirenModel> model_;
+  engine::SeriesView series_;
+  Napi::ObjectReference pos_, vel_;
 };
 
 // sincos(isa, x, omega, s, c): the kernel set's vectorised sin/cos, for tests.

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { REFERENCE_ADAM } from '../src/inr/engine.js';
 import { initParameters, sirenSpec, type SirenSpec } from '../src/inr/spec.js';
 import { ReferenceModel } from './reference/siren.js';
-import { availableIsas, cosineLr, cpuEngine, maxDiff, randomBatch } from './helpers/siren.js';
+import { availableIsas, cosineLr, frameBatch, gradientsByAdam, maxDiff, openCpu, withInputs } from './helpers/siren.js';
+import { computeMetrics, metricsOf } from '../src/inr/metrics.js';
 
 // "To float32 rounding", carried through Adam: a first Adam step moves each
 // parameter by lr g / (|g| + eps), so a gradient known to float32 precision
@@ -36,69 +37,84 @@ const small = sirenSpec(32, 2, 10);
 
 for (const isa of availableIsas()) {
   for (const clipping of [false, true]) {
-    test(`${isa}: one training step equals the float64 reference, clipping ${clipping ? 'active' : 'inactive'}`, () => {
+    test(`${isa}: one training step equals the float64 reference, clipping ${clipping ? 'active' : 'inactive'}`, async () => {
       const points = 150;
       const params = initParameters(small, 22);
       const ref = new ReferenceModel(small, params);
       // Targets of amplitude 3 pull the gradient norm far above the clip norm
       // of 1; targets a little off the model's own predictions keep it below.
-      const { inputs, targets } = randomBatch(small, points, 21, clipping ? 3 : 0.05);
+      let batch = frameBatch(points, 21, clipping ? 3 : 0.05);
       if (!clipping) {
-        const own = new Float32Array(targets.length);
-        ref.predict(inputs, points, own);
-        own.forEach((y, i) => (targets[i] += y));
+        const own = new Float32Array(batch.targets.length);
+        ref.predict(batch.inputs, points, own);
+        const vel = batch.series.vel.subarray(points * 3, 2 * points * 3); // frame 1, the one the step draws
+        own.forEach((y, i) => (vel[i] += y));
+        batch = withInputs(batch.series, batch.ids);
       }
+      const { inputs, targets } = batch;
       const lr = 1e-3;
-      const native = cpuEngine(isa).createModel(small, params, points);
+      const native = await openCpu(isa, small, params, batch.series);
       const refGrads = ref.gradients(inputs, targets, points).grads;
-      const a = native.trainStep(inputs, targets, points, lr, REFERENCE_ADAM);
+      const r = await native.trainChunk(batch.ids, Float64Array.of(lr));
       const b = ref.trainStep(inputs, targets, points, lr, REFERENCE_ADAM);
       assert.equal(b.gradNorm > REFERENCE_ADAM.clipNorm, clipping, `the case has gradNorm ${b.gradNorm}`);
-      assertClose('loss', a.loss, b.loss, 1e-6);
-      assertClose('gradNorm', a.gradNorm, b.gradNorm, 1e-5);
-      assertSameStep('after one step', native.getParameters(), ref.getParameters(), refGrads, lr);
-      const sn = native.getOptimizerState(), sr = ref.getOptimizerState();
+      assertClose('loss', r.losses[0], b.loss, 1e-6);
+      assertClose('gradNorm', r.gradNorms[0], b.gradNorm, 1e-5);
+      assertSameStep('after one step', await native.getParameters(), ref.getParameters(), refGrads, lr);
+      const sn = await native.getOptimizerState(), sr = ref.getOptimizerState();
       assert.equal(sn.step, 1);
       const m = maxDiff(sn.m, sr.m), v = maxDiff(sn.v, sr.v);
       // m = (1 - beta1) g and v = (1 - beta2) g^2: gradient precision, doubled for v.
       assert.ok(m.diff <= 2e-6 * m.scale, `Adam m differs by ${m.diff} (scale ${m.scale})`);
       assert.ok(v.diff <= 4e-6 * v.scale, `Adam v differs by ${v.diff} (scale ${v.scale})`);
-      native.dispose();
+      await native.dispose();
     });
   }
 
-  test(`${isa}: ten steps on a cosine schedule follow the float64 reference`, () => {
+  test(`${isa}: ten steps on a cosine schedule, in one chunk, follow the float64 reference`, async () => {
     const points = 97;
-    const params = initParameters(small, 31);
-    const native = cpuEngine(isa).createModel(small, params, points);
-    const ref = new ReferenceModel(small, params);
     const total = 10;
-    let lrSum = 0;
+    const params = initParameters(small, 31);
+    const { series } = frameBatch(points, 100, 1, total);
+    const native = await openCpu(isa, small, params, series);
+    const ref = new ReferenceModel(small, params);
+    const ids = Int32Array.from({ length: total }, (_, s) => (7 * s + 3) % total);
+    const lrs = Float64Array.from({ length: total }, (_, s) => cosineLr(2e-3, s, total));
+    const r = await native.trainChunk(ids, lrs);
     for (let s = 0; s < total; s++) {
-      const { inputs, targets } = randomBatch(small, points, 100 + s, 1);
-      const lr = cosineLr(2e-3, s, total);
-      lrSum += lr;
-      const a = native.trainStep(inputs, targets, points, lr, REFERENCE_ADAM);
-      const b = ref.trainStep(inputs, targets, points, lr, REFERENCE_ADAM);
-      assertClose(`loss at step ${s}`, a.loss, b.loss, 1e-5);
-      assertClose(`gradNorm at step ${s}`, a.gradNorm, b.gradNorm, 1e-4);
+      const { inputs, targets } = withInputs(series, ids.subarray(s, s + 1));
+      const b = ref.trainStep(inputs, targets, points, lrs[s], REFERENCE_ADAM);
+      assertClose(`loss at step ${s}`, r.losses[s], b.loss, 1e-5);
+      assertClose(`gradNorm at step ${s}`, r.gradNorms[s], b.gradNorm, 1e-4);
     }
-    assertSameModel('after ten steps', native.getParameters(), ref.getParameters(), lrSum);
-    native.dispose();
+    assertSameModel('after ten steps', await native.getParameters(), ref.getParameters(), lrs.reduce((a, x) => a + x, 0));
+    await native.dispose();
   });
 
-  test(`${isa}: predict equals the float64 reference, also beyond maxPoints`, () => {
+  test(`${isa}: an evaluation over several chunks of frames equals the float64 reference`, async () => {
     const spec = sirenSpec(48, 3, 30);
-    const points = 333;
+    const cells = 700, frames = 50; // 35,000 points: two evaluation chunks, the second ragged
     const params = initParameters(spec, 41);
-    const { inputs } = randomBatch(spec, points, 42);
-    const native = cpuEngine(isa).createModel(spec, params, 100); // predict takes 100 points at a time
-    const out = new Float32Array(points * 3), want = new Float32Array(points * 3);
-    native.predict(inputs, points, out);
-    new ReferenceModel(spec, params).predict(inputs, points, want);
-    const { diff, scale } = maxDiff([out], [want]);
+    const { series } = frameBatch(cells, 42, 0.5, frames);
+    const native = await openCpu(isa, spec, params, series);
+    const ev = await native.evaluate(true);
+    const all = withInputs(series, Int32Array.from({ length: frames }, (_, f) => f));
+    const want = new Float32Array(all.points * 3);
+    new ReferenceModel(spec, params).predict(all.inputs, all.points, want);
+    const { diff, scale } = maxDiff([ev.pred!], [want]);
     assert.ok(diff <= 2e-6 * scale, `predictions differ by ${diff} (scale ${scale})`);
-    native.dispose();
+    const m = computeMetrics(series.vel, want);
+    assertClose('MSE from the engine sums', metricsOf(ev.sums).mse, m.mse, 1e-5);
+    assert.equal(ev.sums.n, frames * cells * 3);
+    for (const f of [0, 31, 49]) {
+      let s = 0;
+      for (let i = f * cells * 3; i < (f + 1) * cells * 3; i++) s += (ev.pred![i] - series.vel[i]) ** 2;
+      assertClose(`frame ${f} MSE`, ev.frameMse[f], s / (cells * 3), 1e-12);
+    }
+    const without = await native.evaluate(false);
+    assert.equal(without.pred, undefined);
+    assert.deepEqual(without.frameMse, ev.frameMse);
+    await native.dispose();
   });
 }
 
@@ -114,48 +130,50 @@ const edgeShapes: Array<{ spec: SirenSpec; points: number }> = [
 ];
 
 for (const { spec, points } of edgeShapes) {
-  test(`hidden ${spec.hidden}, ${spec.layers} hidden layers, ${points} points: gradients and a step match the reference on every path`, () => {
+  test(`hidden ${spec.hidden}, ${spec.layers} hidden layers, ${points} points: gradients and a step match the reference on every path`, async () => {
     const params = initParameters(spec, spec.hidden);
-    const { inputs, targets } = randomBatch(spec, points, spec.hidden + 1);
+    const { series, ids, inputs, targets } = frameBatch(points, spec.hidden + 1);
     const ref = new ReferenceModel(spec, params);
     const want = ref.gradients(inputs, targets, points);
     const lr = 1e-3;
     ref.trainStep(inputs, targets, points, lr, REFERENCE_ADAM);
     const after = ref.getParameters();
     for (const isa of availableIsas()) {
-      const native = cpuEngine(isa).createModel(spec, params, points);
-      const got = native.gradients(inputs, targets, points);
+      const probe = await openCpu(isa, spec, params, series);
+      const got = await gradientsByAdam(probe, ids);
+      await probe.dispose();
       assertClose(`${isa} loss`, got.loss, want.loss, 1e-6);
       const { diff, scale } = maxDiff(got.grads, want.grads);
       assert.ok(diff <= 2e-6 * scale, `${isa}: gradients differ by ${diff} (scale ${scale})`);
-      native.trainStep(inputs, targets, points, lr, REFERENCE_ADAM);
-      assertSameStep(`${isa} after one step`, native.getParameters(), after, want.grads, lr);
-      native.dispose();
+      const native = await openCpu(isa, spec, params, series);
+      await native.trainChunk(ids, Float64Array.of(lr));
+      assertSameStep(`${isa} after one step`, await native.getParameters(), after, want.grads, lr);
+      await native.dispose();
     }
   });
 }
 
-test('a batch large enough for cache-bypassing stores (over 4 MB per activation) matches the reference on every path', () => {
+test('a batch large enough for cache-bypassing stores (over 4 MB per activation) matches the reference on every path', async () => {
   // hidden 64 keeps 80 floats per activation row: 13200 points make 1.06 M floats per layer.
   const spec = sirenSpec(64, 1, 15);
   const points = 13_200;
   const params = initParameters(spec, 64);
-  const { inputs, targets } = randomBatch(spec, points, 65);
+  const { series, ids, inputs, targets } = frameBatch(points, 65, 0.5, 2);
   const ref = new ReferenceModel(spec, params);
   const want = ref.gradients(inputs, targets, points);
-  const wantOut = new Float32Array(points * 3);
-  ref.predict(inputs, points, wantOut);
+  const all = withInputs(series, Int32Array.of(0, 1));
+  const wantOut = new Float32Array(all.points * 3);
+  ref.predict(all.inputs, all.points, wantOut);
   for (const isa of availableIsas()) {
-    const native = cpuEngine(isa).createModel(spec, params, points);
-    const got = native.gradients(inputs, targets, points);
+    const native = await openCpu(isa, spec, params, series);
+    const ev = await native.evaluate(true);
+    const p = maxDiff([ev.pred!], [wantOut]);
+    assert.ok(p.diff <= 2e-6 * p.scale, `${isa}: predictions differ by ${p.diff} (scale ${p.scale})`);
+    const got = await gradientsByAdam(native, ids);
     assertClose(`${isa} loss`, got.loss, want.loss, 1e-6);
     // float32 sums over 13200 points: rounding grows like sqrt(points), so a wider bound than for 600.
     const g = maxDiff(got.grads, want.grads);
     assert.ok(g.diff <= 1e-5 * g.scale, `${isa}: gradients differ by ${g.diff} (scale ${g.scale})`);
-    const out = new Float32Array(points * 3);
-    native.predict(inputs, points, out);
-    const p = maxDiff([out], [wantOut]);
-    assert.ok(p.diff <= 2e-6 * p.scale, `${isa}: predictions differ by ${p.diff} (scale ${p.scale})`);
-    native.dispose();
+    await native.dispose();
   }
 });

@@ -10,11 +10,11 @@ const full = { cells: 1000, frames: 9997 };
 const inr = (over: Partial<InrConfig> = {}): InrConfig => ({ ...defaultConfig().inr, ...over });
 
 test("a trial's work is the reference's FLOPs per point times its points, plus the evaluations", () => {
-  // 6 * (4h + n h^2 + 3h) at h = 384, n = 3: 2,670,336 FLOPs per point and step (reference-facts §7).
+  // 6 * (4h + n h^2 + 3h) at h = 384, n = 3: 2,670,336 FLOPs per point and step (docs/reference.md, Cost of the default workload).
   const fpp = 6 * (4 * 384 + 3 * 384 * 384 + 3 * 384);
   assert.equal(fpp, 2670336);
   assert.equal(trialFlops(inr(), full), fpp * (500000 * 8 * 1000 + (11 * 9997 * 1000) / 3));
-  assert.ok(Math.abs(trialFlops(inr(), full) / 1e15 - 10.7) < 0.1, '10.7 PFLOP, as reference-facts §7 says');
+  assert.ok(Math.abs(trialFlops(inr(), full) / 1e15 - 10.7) < 0.1, '10.7 PFLOP, as docs/reference.md says');
 });
 
 test('with no finished trial the prior rate predicts', () => {

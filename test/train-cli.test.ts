@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNpy } from '../src/data/formats/npy.js';
-import { createEngine } from '../src/inr/engines/index.js';
-import { evalChunkFrames, evaluate } from '../src/inr/evaluate.js';
+import { CpuEngine } from '../src/inr/engines/index.js';
+import { REFERENCE_ADAM } from '../src/inr/engine.js';
 import { parseResultsLog } from '../src/inr/results-log.js';
 import { loadModel } from '../src/inr/safetensors.js';
 import { partialDir } from '../src/inr/run-folder.js';
@@ -40,7 +40,7 @@ test('inrscape train writes a run folder and prints a summary', () => {
   assert.match(r.stdout, /^final_r2 \d\.\d{6} \(r2_cod -?\d\.\d{6}\)  final_mse \d\.\d{6}e-\d\d  slope -?\d\.\d{4}\n/);
   assert.match(r.stdout, /run folder: .*run-ok\n$/);
   assert.equal(r.stderr.includes('\r'), false, 'no progress redraws when stderr is not a terminal');
-  assert.deepEqual(readdirSync(out).sort(), ['config.yaml', 'frame_mse.npy', 'gt_velocity.npy', 'model.safetensors', 'pred_velocity.npy', 'results.log', 'run.json']);
+  assert.deepEqual(readdirSync(out).sort(), ['config.yaml', 'frame_mse.npy', 'model.safetensors', 'pred_velocity.npy', 'results.log', 'run.json']);
   const log = parseResultsLog(readFileSync(join(out, 'results.log'), 'utf8'));
   assert.equal(log.status, 'ok');
   assert.equal(log.total_steps, 30);
@@ -119,7 +119,6 @@ async function killAfterCheckpoint(args: string[], staging: string, childEnv: No
 }
 
 test('a run killed with SIGKILL resumes with --resume and ends bit for bit as an uninterrupted one (same thread count)', async () => {
-  const engine = createEngine('cpu', { threads: 2 });
   // Thousands of steps/s on 2 cores: the run takes a few seconds, the first checkpoint comes after a few ms.
   const cfg = writeConfig('cpu', { inr_total_steps: 20000, hidden_dim_inr: 32, inr_batch_size: 4, inr_learning_rate: 1e-3 });
   const whole = join(root, 'cpu-whole');
@@ -142,8 +141,8 @@ test('a run killed with SIGKILL resumes with --resume and ends bit for bit as an
   // The saved model, loaded back into the cpu engine, reproduces the saved predictions exactly.
   const { spec, params } = loadModel(join(out, 'model.safetensors'));
   const { frames, cells } = ds.series;
-  const model = engine.createModel(spec, params, evalChunkFrames(cells, frames) * cells);
-  const ev = evaluate(model, ds.series, { frames, tPeriod: 1, xyPeriod: 1 }, evalChunkFrames(cells, frames));
-  model.dispose();
+  const model = await new CpuEngine({ threads: 2 }).open(spec, params, { series: ds.series, scaling: { frames, tPeriod: 1, xyPeriod: 1 }, batch: 4, adam: REFERENCE_ADAM });
+  const ev = await model.evaluate(true);
+  await model.dispose();
   assert.deepEqual(ev.pred, readNpy(readFileSync(join(out, 'pred_velocity.npy')), 'pred').data);
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readCheckpoint, writeCheckpoint } from '../src/inr/checkpoint.js';
 import { initParameters } from '../src/inr/spec.js';
 import { specOf, train, type TrainState } from '../src/inr/train.js';
-import { ReferenceEngine } from './reference/siren.js';
+import { ReferenceEngine, ReferenceModel } from './reference/siren.js';
 import { F32ReferenceEngine, editedDataset, makeTinyDataset, tinyInr } from './helpers/train.js';
 
 // dicty-tiny (40 frames of a few dozen cells) and networks of width 16: each run takes about a second at most.
@@ -15,10 +15,10 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const ds = makeTinyDataset(join(root, 'tiny'), 1);
 const series = ds.series;
 
-test('training on dicty-tiny lowers the loss and raises R² well above 0', () => {
+test('training on dicty-tiny lowers the loss and raises R² well above 0', async () => {
   const inr = tinyInr();
   const seen: number[] = [];
-  const res = train(inr, series, new ReferenceEngine(), 0, { onProgress: (p) => p.evaluation && seen.push(p.evaluation.step) });
+  const res = await train(inr, series, new ReferenceEngine(), 0, { onProgress: (p) => p.evaluation && seen.push(p.evaluation.step) });
   assert.equal(res.status, 'ok');
   assert.equal(res.stepsDone, 100);
   assert.equal(res.losses.length, 100);
@@ -40,56 +40,61 @@ test('training on dicty-tiny lowers the loss and raises R² well above 0', () =>
   assert.ok(res.trainingTimeS > 0 && res.evalTimeS > 0 && res.evalTimeS < res.trainingTimeS);
 });
 
-test('the same seed gives the same loss curve and weights bit for bit; another seed does not', () => {
+test('the same seed gives the same loss curve and weights bit for bit; another seed does not', async () => {
   const inr = tinyInr({ inr_total_steps: 40 });
   const opts = { evalEvery: Infinity }; // evaluations only read the model; skipping them keeps this test quick
-  const a = train(inr, series, new ReferenceEngine(), 7, opts);
-  const b = train(inr, series, new ReferenceEngine(), 7, opts);
-  const c = train(inr, series, new ReferenceEngine(), 8, opts);
+  const a = await train(inr, series, new ReferenceEngine(), 7, opts);
+  const b = await train(inr, series, new ReferenceEngine(), 7, opts);
+  const c = await train(inr, series, new ReferenceEngine(), 8, opts);
   assert.deepEqual(a.losses, b.losses);
   assert.deepEqual(a.params, b.params);
   assert.deepEqual(a.final!.pred, b.final!.pred);
   assert.notDeepEqual(a.losses, c.losses);
 });
 
-test('an interrupted run resumed from its last checkpoint continues bit for bit', (t) => {
+test('a run stopped from outside checkpoints where it stopped; resumed from that or an earlier checkpoint, it continues bit for bit', async (t) => {
   const inr = tinyInr({ inr_total_steps: 70 });
   const engine = new F32ReferenceEngine();
-  const whole = train(inr, series, engine, 3);
+  const whole = await train(inr, series, engine, 3);
 
-  // Checkpoints every 20 steps; the "kill" comes at step 65, after the checkpoint of step 60.
+  // Checkpoints every 20 steps, evaluations every 7; the stop comes at the first report after step 60 (63).
   const dir = join(root, 'ckpt-resume');
   const spec = specOf(inr);
   const identity = { seed: 3, engine: engine.name, threads: 1, totalSteps: 70 };
-  const steps: number[] = [];
-  const cut = train(inr, series, engine, 3, {
+  const states: TrainState[] = [];
+  const stop = new AbortController();
+  const cut = await train(inr, series, engine, 3, {
     checkpointEverySteps: 20,
     onCheckpoint: (state) => {
-      steps.push(state.step);
+      states.push(state);
       writeCheckpoint(dir, { spec, identity, state });
     },
-    stopAfterSteps: 65,
+    onProgress: (p) => p.step > 60 && stop.abort(),
+    signal: stop.signal,
   });
   assert.equal(cut.status, 'interrupted');
-  assert.deepEqual(steps, [20, 40, 60]);
+  assert.equal(cut.stepsDone, 63, 'chunks end at evaluations and checkpoints, so the stop comes at the next of those');
+  assert.deepEqual(states.map((s) => s.step), [20, 40, 60, cut.stepsDone]);
   const ck = readCheckpoint(dir)!;
-  assert.equal(ck.state.step, 60);
+  assert.equal(ck.state.step, cut.stepsDone);
   assert.deepEqual(ck.identity, identity);
 
-  const resumed = train(inr, series, engine, 3, { resume: ck.state });
-  assert.equal(resumed.status, 'ok');
-  assert.deepEqual(resumed.losses, whole.losses);
-  assert.deepEqual(resumed.params, whole.params);
-  assert.deepEqual(resumed.final!.pred, whole.final!.pred);
-  assert.deepEqual(resumed.evaluations.map((e) => [e.step, e.r2, e.mse]), whole.evaluations.map((e) => [e.step, e.r2, e.mse]));
-  assert.deepEqual(resumed.resumedAt, [60]);
-  t.diagnostic(`resumed at 60 of 70; final R² ${resumed.final!.metrics.r2.toFixed(4)}`);
+  for (const from of [ck.state, states[2]]) {
+    const resumed = await train(inr, series, engine, 3, { resume: from });
+    assert.equal(resumed.status, 'ok');
+    assert.deepEqual(resumed.losses, whole.losses);
+    assert.deepEqual(resumed.params, whole.params);
+    assert.deepEqual(resumed.final!.pred, whole.final!.pred);
+    assert.deepEqual(resumed.evaluations.map((e) => [e.step, e.r2, e.mse]), whole.evaluations.map((e) => [e.step, e.r2, e.mse]));
+    assert.deepEqual(resumed.resumedAt, [from.step]);
+  }
+  t.diagnostic(`stopped at ${cut.stepsDone} of 70, resumed from there and from 60`);
 });
 
-test('a checkpoint written and read back holds the same state and gives the same predictions', () => {
+test('a checkpoint written and read back holds the same state and gives the same predictions', async () => {
   const inr = tinyInr({ inr_total_steps: 30 });
   let state: TrainState | undefined;
-  train(inr, series, new F32ReferenceEngine(), 1, { checkpointEverySteps: 20, onCheckpoint: (s) => (state = s) });
+  await train(inr, series, new F32ReferenceEngine(), 1, { checkpointEverySteps: 20, onCheckpoint: (s) => void (state = s) });
   assert.ok(state);
   const dir = join(root, 'ckpt-roundtrip');
   const spec = specOf(inr);
@@ -106,16 +111,16 @@ test('a checkpoint written and read back holds the same state and gives the same
   const inputs = new Float32Array(points * 4).map((_, i) => (i % 17) / 17);
   const predict = (params: Float32Array[]): Float32Array => {
     const out = new Float32Array(points * 3);
-    new ReferenceEngine().createModel(spec, params).predict(inputs, points, out);
+    new ReferenceModel(spec, params).predict(inputs, points, out);
     return out;
   };
   assert.deepEqual(predict(back.state.params), predict(state.params));
   assert.notDeepEqual(predict(back.state.params), predict(initParameters(spec, 1)));
 });
 
-test('--max-minutes: training stops at the budget, then evaluates, and says time_limited', () => {
+test('--max-minutes: training stops at the budget, then evaluates, and says time_limited', async () => {
   const inr = tinyInr({ inr_total_steps: 1_000_000 });
-  const res = train(inr, series, new ReferenceEngine(), 0, { maxMinutes: 0.001 });
+  const res = await train(inr, series, new ReferenceEngine(), 0, { maxMinutes: 0.001 });
   assert.equal(res.status, 'ok');
   assert.equal(res.timeLimited, true);
   assert.ok(res.stepsDone > 0 && res.stepsDone < 1_000_000, `${res.stepsDone} steps`);
@@ -124,26 +129,26 @@ test('--max-minutes: training stops at the budget, then evaluates, and says time
   assert.ok(res.trainingTimeS >= 0.06);
 });
 
-test('a NaN in the data stops the run at once: failed, "loss is NaN at step 1"', () => {
+test('a NaN in the data stops the run at once: failed, "loss is NaN at step 1"', async () => {
   // One NaN velocity in every frame, so the first batch already meets one.
   const bad = editedDataset(ds, join(root, 'nan'), (vel) => {
     for (let f = 0; f < series.frames; f++) vel[f * series.cells * 3 + 4] = NaN;
   });
-  const res = train(tinyInr(), bad.series, new ReferenceEngine(), 0);
+  const res = await train(tinyInr(), bad.series, new ReferenceEngine(), 0);
   assert.equal(res.status, 'failed');
   assert.equal(res.reason, 'loss is NaN at step 1');
   assert.equal(res.stepsDone, 1);
   assert.equal(res.final, undefined);
 });
 
-test('a huge learning rate diverges to a non-finite loss and fails', () => {
-  const res = train(tinyInr({ inr_learning_rate: 1e38 }), series, new F32ReferenceEngine(), 0);
+test('a huge learning rate diverges to a non-finite loss and fails', async () => {
+  const res = await train(tinyInr({ inr_learning_rate: 1e38 }), series, new F32ReferenceEngine(), 0);
   assert.equal(res.status, 'failed');
   assert.match(res.reason!, /^(loss|gradient norm) is (NaN|inf) at step \d+$/);
   assert.ok(res.stepsDone < 100);
 });
 
-test('a batch larger than the data set is a user error', () => {
+test('a batch larger than the data set is a user error', async () => {
   const b = series.frames + 1;
-  assert.throws(() => train(tinyInr({ inr_batch_size: b }), series, new ReferenceEngine(), 0), new RegExp(`inr_batch_size = ${b}: must be <= the data set's number of frames \\(${series.frames}\\)`));
+  await assert.rejects(train(tinyInr({ inr_batch_size: b }), series, new ReferenceEngine(), 0), new RegExp(`inr_batch_size = ${b}: must be <= the data set's number of frames \\(${series.frames}\\)`));
 });

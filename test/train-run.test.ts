@@ -11,7 +11,8 @@ import { partialDir } from '../src/inr/run-folder.js';
 import { readRunRecord, resumeRun, startRun, type RunRequest } from '../src/inr/run.js';
 import { loadModel } from '../src/inr/safetensors.js';
 import { UserError } from '../src/util/errors.js';
-import { F32ReferenceEngine, editedDataset, makeTinyDataset, tinyInr } from './helpers/train.js';
+import { F32ReferenceEngine, F32ReferenceModel, editedDataset, makeTinyDataset, tinyInr } from './helpers/train.js';
+import { StepwiseEngine } from './helpers/stepwise.js';
 
 const root = mkdtempSync(join(tmpdir(), 'inrscape-train-run-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -26,10 +27,10 @@ function request(out: string, over: Partial<RunRequest> = {}): RunRequest {
   return { config: config(), dataset: ds, out: join(root, out), seed: 4, engine: new F32ReferenceEngine(), ...over };
 }
 
-const FILES = ['config.yaml', 'frame_mse.npy', 'gt_velocity.npy', 'model.safetensors', 'pred_velocity.npy', 'results.log', 'run.json'];
+const FILES = ['config.yaml', 'frame_mse.npy', 'model.safetensors', 'pred_velocity.npy', 'results.log', 'run.json'];
 
-test('a run writes its folder whole: results.log, model, predictions, ground truth, run.json; no staging left', () => {
-  const o = startRun(request('ok'));
+test('a run writes its folder whole: results.log, model, predictions, run.json naming the ground truth; no staging left', async () => {
+  const o = await startRun(request('ok'));
   assert.equal(o.status, 'ok');
   assert.equal(o.exitCode, 0);
   assert.deepEqual(readdirSync(o.out).sort(), FILES);
@@ -45,14 +46,12 @@ test('a run writes its folder whole: results.log, model, predictions, ground tru
   assert.equal(log.final_r2, Number(o.train!.final!.metrics.r2.toFixed(6)));
 
   const pred = readNpy(readFileSync(join(o.out, 'pred_velocity.npy')), 'pred');
-  const gt = readNpy(readFileSync(join(o.out, 'gt_velocity.npy')), 'gt');
   assert.deepEqual(pred.shape, [frames, cells, 3]);
-  assert.deepEqual(gt.data, ds.series.vel);
 
   // The saved model, loaded back, reproduces the saved predictions exactly.
   const { spec, params } = loadModel(join(o.out, 'model.safetensors'));
   assert.deepEqual(spec, { inputs: 4, hidden: 16, layers: 2, outputs: 3, omega: 10 });
-  const model = new F32ReferenceEngine().createModel(spec, params);
+  const model = new F32ReferenceModel(spec, params);
   const inputs = new Float32Array(frames * cells * 4);
   for (let f = 0; f < frames; f++) for (let c = 0; c < cells; c++) {
     const p = f * cells + c;
@@ -72,6 +71,17 @@ test('a run writes its folder whole: results.log, model, predictions, ground tru
   assert.equal(run.loss_history.every, 1);
   assert.deepEqual(run.loss_history.loss, [...o.train!.losses]);
   assert.deepEqual((run.engine as { name: string }).name, 'reference-f32');
+  // The ground truth is the data set's own vel.npy, named with its checksum: no second copy per run.
+  assert.deepEqual(run.ground_truth, { file: join(ds.dir, 'vel.npy'), sha256: ds.meta.arrays.vel.sha256 });
+});
+
+test('--write-gt writes gt_velocity.npy, a copy of the data set velocities, as the reference does', async () => {
+  const o = await startRun(request('with-gt', { writeGt: true }));
+  assert.deepEqual(readdirSync(o.out).sort(), [...FILES, 'gt_velocity.npy'].sort());
+  const gt = readNpy(readFileSync(join(o.out, 'gt_velocity.npy')), 'gt');
+  assert.deepEqual(gt.shape, [frames, cells, 3]);
+  assert.deepEqual(gt.data, ds.series.vel);
+  assert.equal(readRunRecord(o.out).ground_truth, 'gt_velocity.npy');
 });
 
 test('the loss history in run.json is sampled to window means', async () => {
@@ -80,11 +90,11 @@ test('the loss history in run.json is sampled to window means', async () => {
   assert.deepEqual(h, { every: 3, step: [3, 5], loss: [2, 4.5] });
 });
 
-test('a run that diverges writes a failed folder (status failed, reason) and exit code 1', () => {
+test('a run that diverges writes a failed folder (status failed, reason) and exit code 1', async () => {
   const bad = editedDataset(ds, join(root, 'nan-ds'), (vel) => {
     for (let f = 0; f < frames; f++) vel[f * cells * 3] = NaN;
   });
-  const o = startRun(request('nan', { dataset: bad, config: { ...config(), dataset: { kind: 'path', path: bad.dir } } }));
+  const o = await startRun(request('nan', { dataset: bad, config: { ...config(), dataset: { kind: 'path', path: bad.dir } } }));
   assert.equal(o.status, 'failed');
   assert.equal(o.exitCode, 1);
   assert.equal(o.reason, 'loss is NaN at step 1');
@@ -100,30 +110,25 @@ test('a run that diverges writes a failed folder (status failed, reason) and exi
   assert.equal(run.steps_done, 1);
 });
 
-test('an engine that throws mid-run gives a failed folder too (out of memory named as such)', () => {
-  const engine = new F32ReferenceEngine();
-  const throwing = {
-    name: engine.name,
-    threads: 1,
-    createModel: (...args: Parameters<F32ReferenceEngine['createModel']>) => {
-      const m = engine.createModel(...args);
-      let n = 0;
-      m.trainStep = () => {
-        if (++n === 3) throw new RangeError('Array buffer allocation failed');
-        return { loss: 1, gradNorm: 1 };
-      };
-      return m;
-    },
-  };
-  const o = startRun(request('oom', { engine: throwing }));
+test('an engine that throws mid-run gives a failed folder too (out of memory named as such)', async () => {
+  let n = 0;
+  const throwing = new StepwiseEngine('reference-f32', (spec, params) => {
+    const m = new F32ReferenceModel(spec, params);
+    m.trainStep = () => {
+      if (++n === 3) throw new RangeError('Array buffer allocation failed');
+      return { loss: 1, gradNorm: 1 };
+    };
+    return m;
+  });
+  const o = await startRun(request('oom', { engine: throwing }));
   assert.equal(o.status, 'failed');
   assert.equal(o.exitCode, 1);
   assert.equal(o.reason, 'out of memory: Array buffer allocation failed');
   assert.equal(parseResultsLog(readFileSync(join(o.out, 'results.log'), 'utf8')).reason, o.reason);
 });
 
-test('a time-limited run says so in results.log and run.json', () => {
-  const o = startRun(request('limited', { config: config(tinyInr({ inr_total_steps: 1_000_000 })), maxMinutes: 0.001 }));
+test('a time-limited run says so in results.log and run.json', async () => {
+  const o = await startRun(request('limited', { config: config(tinyInr({ inr_total_steps: 1_000_000 })), maxMinutes: 0.001 }));
   assert.equal(o.status, 'ok');
   const text = readFileSync(join(o.out, 'results.log'), 'utf8');
   assert.match(text, /^total_steps: 1000000$/m);
@@ -133,9 +138,12 @@ test('a time-limited run says so in results.log and run.json', () => {
   assert.ok(run.steps_done < 1_000_000);
 });
 
-test('an interrupted run resumes from its checkpoint and ends with the same files as an uninterrupted one', () => {
-  const whole = startRun(request('whole', { config: config(tinyInr({ inr_total_steps: 60 })) }));
-  const cut = startRun(request('cut', { config: config(tinyInr({ inr_total_steps: 60 })), checkpointEverySteps: 25, stopAfterSteps: 55 }));
+test('an interrupted run resumes from its checkpoint and ends with the same files as an uninterrupted one', async () => {
+  const whole = await startRun(request('whole', { config: config(tinyInr({ inr_total_steps: 60 })) }));
+  const stop = new AbortController();
+  const cut = await startRun(request('cut', {
+    config: config(tinyInr({ inr_total_steps: 60 })), checkpointEverySteps: 25, signal: stop.signal, onProgress: (p) => p.step > 50 && stop.abort(),
+  }));
   assert.equal(cut.status, 'interrupted');
   assert.equal(existsSync(cut.out), false, 'no run folder before the run ends');
   const staging = partialDir(cut.out);
@@ -143,9 +151,9 @@ test('an interrupted run resumes from its checkpoint and ends with the same file
   assert.ok(!existsSync(join(staging, 'lock')), 'the lock goes with the process');
 
   // A new start refuses to clobber the interrupted run.
-  assert.throws(() => startRun(request('cut')), (e: unknown) => e instanceof UserError && /--resume/.test(e.message));
+  await assert.rejects(startRun(request('cut')), (e: unknown) => e instanceof UserError && /--resume/.test(e.message));
 
-  const resumed = resumeRun({ out: cut.out, engine: new F32ReferenceEngine() });
+  const resumed = await resumeRun({ out: cut.out, engine: new F32ReferenceEngine() });
   assert.equal(resumed.status, 'ok');
   assert.equal(existsSync(staging), false);
   for (const f of ['model.safetensors', 'pred_velocity.npy', 'frame_mse.npy']) {
@@ -153,19 +161,19 @@ test('an interrupted run resumes from its checkpoint and ends with the same file
   }
   const a = readRunRecord(whole.out), b = readRunRecord(resumed.out);
   assert.deepEqual(b.loss_history, a.loss_history);
-  assert.deepEqual(b.resumed_at, [50]);
+  assert.deepEqual(b.resumed_at, [cut.train!.stepsDone], 'resumed where the stop checkpointed');
   assert.deepEqual(b.evaluations.map((e) => e.r2), a.evaluations.map((e) => e.r2));
-  assert.throws(() => resumeRun({ out: resumed.out, engine: new F32ReferenceEngine() }), /finished run/);
+  await assert.rejects(resumeRun({ out: resumed.out, engine: new F32ReferenceEngine() }), /finished run/);
 });
 
-test('user errors come before anything is written: existing folder, batch too large', () => {
-  const o = startRun(request('exists'));
-  assert.throws(() => startRun(request('exists')), /already exists.*--force/);
-  const forced = startRun(request('exists', { force: true, seed: 5 }));
+test('user errors come before anything is written: existing folder, batch too large', async () => {
+  const o = await startRun(request('exists'));
+  await assert.rejects(startRun(request('exists')), /already exists.*--force/);
+  const forced = await startRun(request('exists', { force: true, seed: 5 }));
   assert.equal(readRunRecord(forced.out).seed, 5);
   assert.equal(o.out, forced.out);
-  assert.throws(() => startRun(request('big', { config: config(tinyInr({ inr_batch_size: frames + 1 })) })), UserError);
+  await assert.rejects(startRun(request('big', { config: config(tinyInr({ inr_batch_size: frames + 1 })) })), UserError);
   assert.equal(existsSync(join(root, 'big')), false);
   assert.equal(existsSync(partialDir(join(root, 'big'))), false);
-  assert.throws(() => resumeRun({ out: join(root, 'nothing-here'), engine: new F32ReferenceEngine() }), /no interrupted run/);
+  await assert.rejects(resumeRun({ out: join(root, 'nothing-here'), engine: new F32ReferenceEngine() }), /no interrupted run/);
 });

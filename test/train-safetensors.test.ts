@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { decodeSafetensors, encodeModel, encodeSafetensors, loadModel, saveModel } from '../src/inr/safetensors.js';
 import { initParameters, parameterTensors, sirenSpec } from '../src/inr/spec.js';
 import { encodeNpy } from '../src/data/formats/npy.js';
-import { ReferenceEngine } from './reference/siren.js';
+import { ReferenceModel } from './reference/siren.js';
 import { tempDir } from './helpers/tmp.js';
 
 const spec = sirenSpec(8, 2, 12.5);
@@ -120,6 +120,6 @@ np.save(d + '/pred_torch.npy', y)
   const buf = readFileSync(join(dir, 'pred_torch.npy'));
   const torchPred = new Float32Array(buf.buffer.slice(buf.byteOffset + buf.length - points * 12, buf.byteOffset + buf.length));
   const ours = new Float32Array(points * 3);
-  new ReferenceEngine().createModel(spec, params).predict(inputs, points, ours);
+  new ReferenceModel(spec, params).predict(inputs, points, ours);
   for (let i = 0; i < ours.length; i++) assert.ok(Math.abs(ours[i] - torchPred[i]) < 1e-4, `value ${i}: ${ours[i]} vs torch ${torchPred[i]}`);
 });

@@ -69,6 +69,7 @@ SirenModel::SirenModel(const SirenShape& shape, int max_points, Isa isa, std::sh
   dz_[1] = FloatBuffer(P * ldh_);
   y_ = FloatBuffer(P * shape.outputs);
   dy_ = FloatBuffer(P * shape.outputs);
+  target_ = FloatBuffer(P * shape.outputs);
   loss_parts_.assign((P + kLossBlock - 1) / kLossBlock, 0.0);
   norm_parts_.assign((count_ + kNormChunk - 1) / kNormChunk, 0.0);
 }
@@ -115,6 +116,31 @@ void SirenModel::get_optimizer_state(float* m_ext, float* v_ext) const {
 void SirenModel::load_inputs(const float* x, int n) {
   const int nin = shape_.inputs;
   for (long p = 0; p < n; p++) std::copy(x + p * nin, x + (p + 1) * nin, x_.data() + p * ldx_);
+}
+
+// Writes the inputs of every cell of the given frames into x_ and their
+// velocities into target_; returns the number of points.
+int SirenModel::load_frames(const SeriesView& s, const int* ids, int count) {
+  if (shape_.inputs != 4 || shape_.outputs != 3) throw std::invalid_argument("frame steps need a (t, x, y, z) -> 3 model");
+  if (count < 1 || static_cast<long>(count) * s.cells > max_points_) throw std::out_of_range("frames * cells must be in [1, maxPoints]");
+  const long stride = static_cast<long>(s.cells) * 3;
+  long p = 0;
+  for (int b = 0; b < count; b++) {
+    const int f = ids[b];
+    if (f < 0 || f >= s.frames) throw std::out_of_range("frame index outside the series");
+    const float t = static_cast<float>(static_cast<double>(f) / s.frames) / s.t_period;
+    const float* pos = s.pos + f * stride;
+    const float* vel = s.vel + f * stride;
+    for (int c = 0; c < s.cells; c++, p++) {
+      float* x = x_.data() + p * ldx_;
+      x[0] = t;
+      x[1] = pos[3 * c] / s.xy_period;
+      x[2] = pos[3 * c + 1] / s.xy_period;
+      x[3] = pos[3 * c + 2] / s.xy_period;
+      std::copy(vel + 3 * c, vel + 3 * c + 3, target_.data() + p * 3);
+    }
+  }
+  return static_cast<int>(p);
 }
 
 // Repacks every layer's weights into the forward (W^T) and backward (W)
@@ -266,11 +292,10 @@ void SirenModel::adam_update(const AdamArgs& adam, float clip) {
   packed_ = false;
 }
 
-StepStats SirenModel::train_step(const float* x, const float* y, int n, const AdamArgs& adam) {
-  if (n < 1 || n > max_points_) throw std::out_of_range("points must be in [1, maxPoints]");
-  load_inputs(x, n);
+StepStats SirenModel::train_frames(const SeriesView& series, const int* ids, int count, const AdamArgs& adam) {
+  const int n = load_frames(series, ids, count);
   forward(n, true, y_.data(), shape_.outputs);
-  const double sse = loss_and_output_gradient(y, n);
+  const double sse = loss_and_output_gradient(target_.data(), n);
   backward(n);
   const double norm = gradient_norm();
   // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6), at most 1 (NaN stays NaN).
@@ -279,16 +304,6 @@ StepStats SirenModel::train_step(const float* x, const float* y, int n, const Ad
   adam_update(adam, clip);
   if (!packed_) pack_weights();  // ready for the next forward, outside its timing
   return {sse / (static_cast<double>(n) * shape_.outputs), norm};
-}
-
-double SirenModel::gradients(const float* x, const float* y, int n, float* grads_ext) {
-  if (n < 1 || n > max_points_) throw std::out_of_range("points must be in [1, maxPoints]");
-  load_inputs(x, n);
-  forward(n, true, y_.data(), shape_.outputs);
-  const double sse = loss_and_output_gradient(y, n);
-  backward(n);
-  to_external(grads_.data(), grads_ext);
-  return sse / (static_cast<double>(n) * shape_.outputs);
 }
 
 void SirenModel::predict(const float* x, long n, float* out) {

@@ -39,6 +39,20 @@ struct StepStats {
   double grad_norm;
 };
 
+// A cell series held by the caller (positions and velocities, (frames, cells,
+// 3) float32) with the run's input scaling. A step's points are every cell of
+// each of its frames, frame by frame in the order given:
+//   t = f32(f32(frame / frames) / t_period),  xyz = pos / xy_period (float32),
+// the same float32 arithmetic as the reference's tensors.
+struct SeriesView {
+  const float* pos = nullptr;
+  const float* vel = nullptr;
+  int frames = 0;
+  int cells = 0;
+  float t_period = 1.0f;
+  float xy_period = 1.0f;
+};
+
 class SirenModel {
  public:
   SirenModel(const SirenShape& shape, int max_points, Isa isa, std::shared_ptr<ThreadPool> pool);
@@ -54,10 +68,8 @@ class SirenModel {
   void set_optimizer_state(long step, const float* m_ext, const float* v_ext);
   void get_optimizer_state(float* m_ext, float* v_ext) const;
 
-  // x: (n, inputs), y: (n, outputs), 1 <= n <= max_points.
-  StepStats train_step(const float* x, const float* y, int n, const AdamArgs& adam);
-  // Loss and gradients (public layout) without an update.
-  double gradients(const float* x, const float* y, int n, float* grads_ext);
+  // One step on every cell of frames ids[0..count): count * cells <= max_points.
+  StepStats train_frames(const SeriesView& s, const int* ids, int count, const AdamArgs& adam);
   // out: (n, outputs); any n >= 0, taken max_points at a time.
   void predict(const float* x, long n, float* out);
 
@@ -76,6 +88,7 @@ class SirenModel {
   void to_internal(const float* ext, float* in) const;
   void to_external(const float* in, float* ext) const;
   void load_inputs(const float* x, int n);
+  int load_frames(const SeriesView& s, const int* ids, int count);
   void pack_weights();
   void forward(int n, bool train, float* y, long ldy);
   double loss_and_output_gradient(const float* target, int n);
@@ -97,7 +110,7 @@ class SirenModel {
   std::vector<FloatBuffer> act_;   // act_[l], l >= 1: output of layer l - 1, with a ones column
   std::vector<FloatBuffer> gcos_;  // gcos_[l]: omega cos(omega z) of sine layer l
   FloatBuffer dz_[2];              // ping-pong of cos-gated gradients
-  FloatBuffer y_, dy_;             // (max_points, outputs)
+  FloatBuffer y_, dy_, target_;    // (max_points, outputs)
   std::vector<double> loss_parts_, norm_parts_;
 };
 

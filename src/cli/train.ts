@@ -5,17 +5,18 @@ import { checkBatchAgainstFrames } from '../config/inr.js';
 import { loadDataset } from '../data/dataset.js';
 import { resolveDataset } from '../data/resolve.js';
 import { readRunSpec, resumeRun, startRun, type RunOutcome } from '../inr/run.js';
-import type { TrainProgress } from '../inr/train.js';
 import { PARENT_PID_ENV, parentGone } from '../exec/process.js';
 import { UserError } from '../util/errors.js';
 import { pyExp, pyFixed } from '../util/pyformat.js';
-import { loadEngine } from './engine.js';
+import { ENGINE_FLAG_HELP, loadEngine, withEngineFlags, type EngineFlags } from './engine.js';
+import { defaultEngine, type EngineSettings } from '../config/engine.js';
+import type { Engine } from '../inr/engine.js';
 import { optionalInt, optionalPositive } from './flags.js';
 import { CommandExit } from './exit.js';
 import { progressLine } from './progress.js';
 import { trainProgressBar } from './train-progress.js';
 
-interface TrainFlags {
+interface TrainFlags extends EngineFlags {
   dataset?: string;
   out?: string;
   threads?: string;
@@ -25,6 +26,7 @@ interface TrainFlags {
   force?: boolean;
   checkpointMinutes?: string;
   checkpointSteps?: string;
+  writeGt?: boolean;
 }
 
 export function registerTrain(program: Command): void {
@@ -40,12 +42,18 @@ export function registerTrain(program: Command): void {
     .option('--resume <run-dir>', 'continue an interrupted run of <run-dir> from its last checkpoint')
     .option('--force', 'replace an existing run folder, or discard an interrupted run there')
     .option('--checkpoint-minutes <m>', 'minutes between checkpoints', '5')
+    .option('--engine <name>', ENGINE_FLAG_HELP.engine)
+    .option('--device <device>', ENGINE_FLAG_HELP.device)
+    .option('--precision <p>', ENGINE_FLAG_HELP.precision)
+    .option('--python <path>', ENGINE_FLAG_HELP.python)
+    .option('--write-gt', "also write gt_velocity.npy (by default run.json names the data set's vel.npy and its checksum)")
     .addOption(new Option('--checkpoint-steps <n>', 'also checkpoint every n steps (tests)').hideHelp())
     .action(async (configPath: string | undefined, flags: TrainFlags) => {
       const threads = optionalInt('--threads', flags.threads, 1);
       const maxMinutes = optionalPositive('--max-minutes', flags.maxMinutes);
       const tty = process.stderr.isTTY === true;
-      const bar = withParentWatch(trainProgressBar(process.stderr));
+      const bar = trainProgressBar(process.stderr);
+      const stop = stopSignals();
       let outcome: RunOutcome;
       if (flags.resume !== undefined) {
         for (const [given, what] of [[configPath, 'a config'], [flags.dataset, '--dataset'], [flags.out, '--out']] as const) {
@@ -55,12 +63,19 @@ export function registerTrain(program: Command): void {
         if (threads !== undefined && threads !== spec.threads) {
           process.stderr.write(`inrscape: warning: the run trained with ${spec.threads} threads; with ${threads} it will not continue bit for bit\n`);
         }
-        const engine = loadEngine(threads ?? spec.threads);
-        process.stderr.write(`resuming ${flags.resume} (${engine.name}, ${engine.threads} threads)\n`);
+        const recorded = recordedEngine(spec.engine_settings, spec.engine);
+        const settings = withEngineFlags(recorded, flags);
+        if (settings.name !== recorded.name) {
+          process.stderr.write(`inrscape: warning: the run trained on the ${recorded.name} engine; on ${settings.name} it continues to float32 rounding, not bit for bit\n`);
+        }
+        const engine = await loadEngine(settings, threads ?? spec.threads, flags);
+        process.stderr.write(`resuming ${flags.resume} (${describe(engine)})\n`);
         try {
-          outcome = resumeRun({ out: flags.resume, engine, maxMinutes, onProgress: bar.onProgress });
+          outcome = await resumeRun({ out: flags.resume, engine, maxMinutes, onProgress: bar.onProgress, signal: stop.signal });
         } finally {
           bar.finish();
+          stop.dispose();
+          await engine.close();
         }
       } else {
         if (configPath === undefined) throw new UserError('give a config file, or --resume <run-dir>');
@@ -78,49 +93,86 @@ export function registerTrain(program: Command): void {
         const dataset = loadDataset(datasetDir);
         checkBatchAgainstFrames(config.inr, dataset.meta.frames);
         const out = resolve(flags.out ?? defaultOut(configPath, seed));
-        const engine = loadEngine(threads);
+        const engine = await loadEngine(withEngineFlags(config.engine, flags), threads, flags);
         const inr = config.inr;
         process.stderr.write(
           `training SIREN ${inr.hidden_dim_inr}x${inr.n_layers_inr} (omega ${inr.omega_inr}, lr ${inr.inr_learning_rate}) on ${dataset.meta.name} ` +
             `(${dataset.meta.frames} frames x ${dataset.meta.cells} cells), ${inr.inr_total_steps} steps of ${inr.inr_batch_size} frames, ` +
-            `seed ${seed}, ${engine.name} x${engine.threads}\n`,
+            `seed ${seed}, ${describe(engine)}\n`,
         );
         try {
-          outcome = startRun({
-            config, configPath, dataset, out, seed, engine, maxMinutes, force: flags.force === true,
-            checkpointMinutes, checkpointEverySteps: checkpointSteps, onProgress: bar.onProgress,
+          outcome = await startRun({
+            config, configPath, dataset, out, seed, engine, maxMinutes, force: flags.force === true, writeGt: flags.writeGt === true,
+            checkpointMinutes, checkpointEverySteps: checkpointSteps, onProgress: bar.onProgress, signal: stop.signal,
           });
         } finally {
           bar.finish();
+          stop.dispose();
+          await engine.close();
         }
       }
-      report(outcome);
+      report(outcome, stop.reason());
+      if (outcome.status === 'interrupted' && outcome.exitCode === 0) throw new CommandExit(stop.exitCode());
       if (outcome.exitCode !== 0) throw new CommandExit(outcome.exitCode);
     });
 }
 
 /**
- * A trial of a study (`inrscape study`) runs as a child with INRSCAPE_PARENT_PID
- * set: once that study is gone (killed, even with -9) the child stops at its
- * next step instead of training on unseen, leaving its staging folder for the
- * resumed study to continue. Checked at most four times a second.
+ * Stopping from outside: Ctrl-C, SIGTERM, or (for a trial of a study, which
+ * runs with INRSCAPE_PARENT_PID set) its study being gone, even killed with -9.
+ * Each aborts the run, which checkpoints at the end of its current chunk
+ * (within about a second) and leaves its staging folder for --resume.
+ * The parent is looked at four times a second.
  */
-function withParentWatch<T extends { onProgress: (p: TrainProgress) => void }>(bar: T): T {
-  const parent = Number(process.env[PARENT_PID_ENV]);
-  if (!Number.isSafeInteger(parent) || parent <= 0) return bar;
-  let next = 0;
-  const onProgress = (p: TrainProgress): void => {
-    const now = performance.now();
-    if (now >= next) {
-      next = now + 250;
-      if (parentGone(parent)) {
-        process.stderr.write(`inrscape: the study that started this trial (pid ${parent}) is gone: stopping; the resumed study continues this run\n`);
-        process.exit(1);
-      }
-    }
-    bar.onProgress(p);
+function stopSignals(): { signal: AbortSignal; reason: () => string | undefined; exitCode: () => number; dispose: () => void } {
+  const ctl = new AbortController();
+  let reason: string | undefined;
+  let code = 1;
+  const abort = (why: string, exit: number): void => {
+    if (ctl.signal.aborted) return;
+    reason = why;
+    code = exit;
+    ctl.abort();
   };
-  return { ...bar, onProgress };
+  const onInt = (): void => abort('interrupted (SIGINT)', 130);
+  const onTerm = (): void => abort('terminated (SIGTERM)', 143);
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const parent = Number(process.env[PARENT_PID_ENV]);
+  const timer = Number.isSafeInteger(parent) && parent > 0
+    ? setInterval(() => {
+      if (parentGone(parent)) abort(`the study that started this trial (pid ${parent}) is gone; the resumed study continues this run`, 1);
+    }, 250)
+    : undefined;
+  timer?.unref();
+  return {
+    signal: ctl.signal,
+    reason: () => reason,
+    exitCode: () => code,
+    dispose: () => {
+      if (timer) clearInterval(timer);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
+}
+
+function describe(engine: Engine): string {
+  const r = engine.record;
+  const where = r.device !== undefined ? `${String(r.device_name ?? r.device)}, ${String(r.precision)}` : `${String(r.isa)}`;
+  return `${engine.name} (${where}${r.threads !== undefined ? `, ${r.threads} threads` : ''})`;
+}
+
+/** The engine settings a run was started with (runs older than the engine section: the cpu engine). */
+function recordedEngine(rec: Record<string, unknown> | undefined, name: string): EngineSettings {
+  const out = defaultEngine();
+  if (name === 'torch') out.name = 'torch';
+  if (rec) {
+    if (typeof rec.device === 'string' && name === 'torch') out.device = rec.device;
+    if (rec.precision === 'tf32' || rec.precision === 'bf16') out.precision = rec.precision;
+    if (typeof rec.python === 'string') out.python = rec.python;
+  }
+  return out;
 }
 
 /** runs/<config name>-seed<S>-<YYYYMMDD-HHMMSS UTC>, under the working folder. */
@@ -131,10 +183,10 @@ export function defaultOut(configPath: string, seed: number, now = new Date()): 
   return `runs/${stem}-seed${seed}-${stamp}`;
 }
 
-function report(o: RunOutcome): void {
+function report(o: RunOutcome, stopReason: string | undefined): void {
   const where = relative(process.cwd(), o.out) || '.';
   if (o.status === 'interrupted') {
-    process.stderr.write(`inrscape: stopped early; continue with 'inrscape train --resume ${where}'\n`);
+    process.stderr.write(`inrscape: ${o.reason ?? stopReason ?? 'stopped early'}; continue with 'inrscape train --resume ${where}'\n`);
     return;
   }
   if (o.status === 'failed') {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { UserError } from '../util/errors.js';
 import { datasetToYaml, defaultDataset, parseDataset, type DatasetConfig } from './dataset.js';
+import { defaultEngine, engineToYaml, parseEngine, type EngineSettings } from './engine.js';
 import { defaultInr, parseInr, typicalRangeWarning, type InrConfig } from './inr.js';
 import { fmt } from './messages.js';
 import { inSearchRange, resolveSearchSpace } from './search-range.js';
@@ -21,6 +22,8 @@ export interface Config {
   simulation?: YamlValue;
   inr: InrConfig;
   study: StudyConfig;
+  /** Which engine trains and where: not part of the reference's file, which therefore always trains on the default (cpu). */
+  engine: EngineSettings;
   /** Every other top-level section (description, graph_model, training, plotting, claude, ...), in file order. */
   other: YamlMapping;
 }
@@ -31,10 +34,10 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-const OWN_SECTIONS = ['dataset', 'simulation', 'inr', 'study'];
+const OWN_SECTIONS = ['dataset', 'simulation', 'inr', 'study', 'engine'];
 
 export function defaultConfig(): Config {
-  return { dataset: defaultDataset(), inr: defaultInr(), study: defaultStudy(), other: {} };
+  return { dataset: defaultDataset(), inr: defaultInr(), study: defaultStudy(), engine: defaultEngine(), other: {} };
 }
 
 /** Read and check a config file. */
@@ -54,7 +57,7 @@ export function loadConfig(path: string): LoadedConfig {
 /**
  * Check a config given as YAML text (a string) or as already-parsed data. The
  * first problem throws a UserError; sections are checked in a fixed order
- * (dataset, inr, study) whatever order the file uses.
+ * (dataset, inr, study, engine) whatever order the file uses.
  */
 export function parseConfig(input: unknown, sourceName = 'config'): LoadedConfig {
   const warnings: string[] = [];
@@ -66,7 +69,8 @@ export function parseConfig(input: unknown, sourceName = 'config'): LoadedConfig
   const parsedInr = parseInr(top.inr);
   const studyWarnings: string[] = [];
   const study = parseStudy(top.study, studyWarnings);
-  const config: Config = { dataset, inr: parsedInr.inr, study, other: {} };
+  const engine = parseEngine(top.engine);
+  const config: Config = { dataset, inr: parsedInr.inr, study, engine, other: {} };
   if (Object.hasOwn(top, 'simulation') && top.simulation !== undefined) {
     config.simulation = copyYamlValue(top.simulation, 'simulation');
   }
@@ -126,6 +130,7 @@ export function configToYaml(config: Config): string {
   if (config.simulation !== undefined) doc.simulation = config.simulation;
   doc.inr = { ...config.inr };
   doc.study = studyToYaml(config.study);
+  doc.engine = engineToYaml(config.engine);
   for (const [key, v] of Object.entries(config.other)) if (key !== 'description') setOwn(doc, key, v);
   return YAML.stringify(doc, { lineWidth: 0 });
 }
@@ -150,6 +155,7 @@ function studyToYaml(study: StudyConfig): YamlMapping {
 }
 
 export type { DatasetConfig } from './dataset.js';
+export type { EngineSettings, Precision } from './engine.js';
 export { DEFAULT_PRESET, parseDataset } from './dataset.js';
 export type { InrConfig } from './inr.js';
 export { INR_KEYS, checkBatchAgainstFrames, defaultInr, parseInr } from './inr.js';

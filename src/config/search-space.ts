@@ -1,6 +1,6 @@
 /**
  * The explorable INR parameters: one row per parameter of the protocol's table
- * (shared/spec/study-protocol.md, "Explorable INR Parameters"). Defaults, typical
+ * (instructions/study-protocol.md, "Explorable INR Parameters"). Defaults, typical
  * ranges and mutation moves come from the protocol; sampling scales and the
  * hidden-width step come from the reference's Optuna baseline, so a TPE or
  * random study searches the same space the reference did.

@@ -2,7 +2,7 @@ import type { Rng } from '../util/rng.js';
 import { DIMS, type CellSeries } from '../data/series.js';
 
 /**
- * Batches as the reference makes them (reference-facts §1-2): each step draws
+ * Batches as the reference makes them (docs/reference.md, Model and Training loop): each step draws
  * `batch` distinct frames uniformly (without replacement) and uses every cell
  * of each; the inputs of a point are
  *

@@ -1,20 +1,42 @@
+import type { CellSeries } from '../data/series.js';
+import type { InputScaling } from './batches.js';
+import type { MetricSums } from './metrics.js';
 import type { SirenSpec } from './spec.js';
 
 /**
- * The one interface between the trainer and a numeric engine (the native CPU
- * engine today, a GPU engine later). The trainer never names an engine's
- * internals; an engine knows nothing of studies, data sets or files.
+ * The one interface between the trainer and a numeric engine: the native CPU
+ * engine (src/inr/engines/cpu.ts) or the PyTorch worker (torch.ts). The
+ * trainer never names an engine's internals; an engine knows nothing of
+ * studies or files.
  *
- * Layouts: points are rows. `inputs` is (points, 4) float32 row-major
- * (t, x, y, z); `targets` and predictions are (points, 3). Parameters are the
- * reference's tensors in `parameterTensors(spec)` order, weights [out, in].
+ * The engine owns the data of a run: the series is handed over once, when the
+ * model is opened, and stays where the engine computes (host memory, a GPU).
+ * The trainer decides everything random or scheduled (which frames each step
+ * draws, each step's learning rate) and hands the engine a chunk of steps at
+ * a time, so every engine trains on exactly the same batches and a device
+ * never waits on the host inside a chunk. Every call is asynchronous and the
+ * calls on one model are made one at a time.
+ *
+ * Parameters are the reference's tensors in `parameterTensors(spec)` order,
+ * weights [out, in], float32.
  */
 export interface Engine {
   readonly name: string;
-  /** Worker threads this engine computes with. */
-  readonly threads: number;
-  /** A model with the given parameters; `maxPoints` bounds the points of any one call. */
-  createModel(spec: SirenSpec, params: Float32Array[], maxPoints: number): EngineModel;
+  /** What run.json records about the engine (threads, kernel path, device, precision, versions). */
+  readonly record: EngineRecord;
+  open(spec: SirenSpec, params: Float32Array[], data: TrainingData): Promise<EngineModel>;
+  /** Release what the engine holds (a worker process, a thread pool). Idempotent. */
+  close(): Promise<void>;
+}
+
+export type EngineRecord = { name: string; threads?: number } & Record<string, string | number | boolean | null | undefined>;
+
+export interface TrainingData {
+  series: CellSeries;
+  scaling: InputScaling;
+  /** Frames per training step. */
+  batch: number;
+  adam: AdamSettings;
 }
 
 export interface AdamSettings {
@@ -28,11 +50,11 @@ export interface AdamSettings {
 /** The reference's Adam (PyTorch defaults) with clipping at 1.0. */
 export const REFERENCE_ADAM: AdamSettings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 1.0 };
 
-export interface StepResult {
-  /** Mean squared error over all points and components, before the update. */
-  loss: number;
-  /** Global L2 norm of the gradients before clipping. */
-  gradNorm: number;
+export interface ChunkResult {
+  /** Each step's mean squared error over all points and components, before its update. */
+  losses: Float64Array;
+  /** Each step's global L2 gradient norm before clipping. */
+  gradNorms: Float64Array;
 }
 
 export interface OptimizerState {
@@ -42,21 +64,38 @@ export interface OptimizerState {
   v: Float32Array[];
 }
 
+/** An evaluation on every frame of the series, computed where the data lives. */
+export interface EngineEvaluation {
+  /** The float64 sums behind R², slope and MSE (see metrics.ts). */
+  sums: MetricSums;
+  /** Mean squared error of each frame over its cells and components. */
+  frameMse: Float64Array;
+  /** (frames, cells, 3) predictions, only when asked for. */
+  pred?: Float32Array;
+}
+
 export interface EngineModel {
   readonly spec: SirenSpec;
   /**
-   * One step: forward, MSE, backward, global-norm clipping, then Adam at
-   * learning rate `lr` (the caller owns the schedule).
+   * `lrs.length` steps in a row. Step k trains on every cell of the frames
+   * `frames[k * batch .. (k + 1) * batch)`: forward, MSE, backward, global-norm
+   * clipping, then Adam at learning rate `lrs[k]`.
    */
-  trainStep(inputs: Float32Array, targets: Float32Array, points: number, lr: number, adam: AdamSettings): StepResult;
-  /** Predictions for `points` inputs into `out` (points, 3). */
-  predict(inputs: Float32Array, points: number, out: Float32Array): void;
-  /** Loss and gradients without any update (for checks and finite differences). */
-  gradients(inputs: Float32Array, targets: Float32Array, points: number): { loss: number; grads: Float32Array[] };
-  getParameters(): Float32Array[];
-  setParameters(params: Float32Array[]): void;
-  getOptimizerState(): OptimizerState;
-  setOptimizerState(state: OptimizerState): void;
-  /** Release native memory now rather than at garbage collection. */
-  dispose(): void;
+  trainChunk(frames: Int32Array, lrs: Float64Array): Promise<ChunkResult>;
+  /** Predict every frame; the predictions come back only with `withPred`. */
+  evaluate(withPred: boolean): Promise<EngineEvaluation>;
+  getParameters(): Promise<Float32Array[]>;
+  setParameters(params: Float32Array[]): Promise<void>;
+  getOptimizerState(): Promise<OptimizerState>;
+  setOptimizerState(state: OptimizerState): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * An engine failed in a way the run can recover from by resuming (its worker
+ * process died): the trainer keeps the last checkpoint instead of committing a
+ * failed run.
+ */
+export class EngineLost extends Error {
+  override name = 'EngineLost';
 }

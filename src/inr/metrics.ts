@@ -1,6 +1,6 @@
 /**
  * The reference's metrics over the flattened ground truth `gt` and prediction
- * `pred` (reference-facts §3), every sum in float64:
+ * `pred` (docs/reference.md, Metrics), every sum in float64:
  *
  * - `r2`: the squared Pearson correlation of gt and pred, as
  *   `np.corrcoef(gt, pred)[0, 1] ** 2` (r clipped to [-1, 1] as numpy does).
@@ -40,86 +40,119 @@ export interface Metrics {
   r2_cod: number;
 }
 
+/**
+ * The float64 sums of a run of values, from which every metric follows: an
+ * engine computes them where the data lives and hands over only these.
+ * `cxx`, `cyy`, `cxy` are centred sums of products (about `meanX`, `meanY`);
+ * `sse` is the sum of (pred - gt)^2; `nan` says whether any value was NaN.
+ */
+export interface MetricSums {
+  n: number;
+  meanX: number;
+  meanY: number;
+  cxx: number;
+  cyy: number;
+  cxy: number;
+  sse: number;
+  minX: number;
+  maxX: number;
+  minY: number;
+  maxY: number;
+  nan: boolean;
+}
+
+export function emptySums(): MetricSums {
+  return { n: 0, meanX: 0, meanY: 0, cxx: 0, cyy: 0, cxy: 0, sse: 0, minX: Infinity, maxX: -Infinity, minY: Infinity, maxY: -Infinity, nan: false };
+}
+
+/** The sums of gt[start..end) and pred[start..end), in two passes (means, then centred sums). */
+export function sumsOf(gt: ArrayLike<number>, pred: ArrayLike<number>, start = 0, end = gt.length): MetricSums {
+  if (pred.length < end || gt.length < end) throw new RangeError('metrics: gt and pred must cover [start, end)');
+  const s = emptySums();
+  const nb = end - start;
+  if (nb <= 0) return s;
+  let sx = 0, sy = 0;
+  for (let i = start; i < end; i++) {
+    const x = gt[i], y = pred[i];
+    sx += x;
+    sy += y;
+    if (x < s.minX) s.minX = x;
+    if (x > s.maxX) s.maxX = x;
+    if (y < s.minY) s.minY = y;
+    if (y > s.maxY) s.maxY = y;
+    if (x !== x || y !== y) s.nan = true;
+  }
+  const mx = sx / nb, my = sy / nb;
+  for (let i = start; i < end; i++) {
+    const dx = gt[i] - mx, dy = pred[i] - my, e = pred[i] - gt[i];
+    s.cxx += dx * dx;
+    s.cyy += dy * dy;
+    s.cxy += dx * dy;
+    s.sse += e * e;
+  }
+  return { ...s, n: nb, meanX: mx, meanY: my };
+}
+
+/** `a` and `b` together (Chan et al.'s pairwise update). */
+export function mergeSums(a: MetricSums, b: MetricSums): MetricSums {
+  if (b.n === 0) return { ...a, nan: a.nan || b.nan };
+  if (a.n === 0) return { ...b, nan: a.nan || b.nan };
+  const n = a.n + b.n;
+  const ddx = b.meanX - a.meanX, ddy = b.meanY - a.meanY, w = (a.n * b.n) / n;
+  return {
+    n,
+    meanX: a.meanX + (ddx * b.n) / n,
+    meanY: a.meanY + (ddy * b.n) / n,
+    cxx: a.cxx + b.cxx + ddx * ddx * w,
+    cyy: a.cyy + b.cyy + ddy * ddy * w,
+    cxy: a.cxy + b.cxy + ddx * ddy * w,
+    sse: a.sse + b.sse,
+    minX: Math.min(a.minX, b.minX),
+    maxX: Math.max(a.maxX, b.maxX),
+    minY: Math.min(a.minY, b.minY),
+    maxY: Math.max(a.maxY, b.maxY),
+    nan: a.nan || b.nan,
+  };
+}
+
 export class MetricsAccumulator {
-  private n = 0;
-  private meanX = 0; // gt
-  private meanY = 0; // pred
-  private cxx = 0;
-  private cyy = 0;
-  private cxy = 0;
-  private sse = 0;
-  private minX = Infinity;
-  private maxX = -Infinity;
-  private minY = Infinity;
-  private maxY = -Infinity;
-  private sawNaN = false;
+  private s: MetricSums = emptySums();
 
   /** Add gt[start..end) and pred[start..end). */
   add(gt: ArrayLike<number>, pred: ArrayLike<number>, start = 0, end = gt.length): void {
-    if (pred.length < end || gt.length < end) throw new RangeError('metrics: gt and pred must cover [start, end)');
-    const nb = end - start;
-    if (nb <= 0) return;
-    let sx = 0, sy = 0;
-    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
-    for (let i = start; i < end; i++) {
-      const x = gt[i], y = pred[i];
-      sx += x;
-      sy += y;
-      if (x < minX) minX = x;
-      if (x > maxX) maxX = x;
-      if (y < minY) minY = y;
-      if (y > maxY) maxY = y;
-      if (x !== x || y !== y) this.sawNaN = true;
-    }
-    const mx = sx / nb, my = sy / nb;
-    let cxx = 0, cyy = 0, cxy = 0, sse = 0;
-    for (let i = start; i < end; i++) {
-      const dx = gt[i] - mx, dy = pred[i] - my, e = pred[i] - gt[i];
-      cxx += dx * dx;
-      cyy += dy * dy;
-      cxy += dx * dy;
-      sse += e * e;
-    }
-    const na = this.n, n = na + nb;
-    if (na === 0) {
-      this.meanX = mx;
-      this.meanY = my;
-      this.cxx = cxx;
-      this.cyy = cyy;
-      this.cxy = cxy;
-    } else {
-      const ddx = mx - this.meanX, ddy = my - this.meanY, w = (na * nb) / n;
-      this.meanX += (ddx * nb) / n;
-      this.meanY += (ddy * nb) / n;
-      this.cxx += cxx + ddx * ddx * w;
-      this.cyy += cyy + ddy * ddy * w;
-      this.cxy += cxy + ddx * ddy * w;
-    }
-    this.n = n;
-    this.sse += sse;
-    this.minX = Math.min(this.minX, minX);
-    this.maxX = Math.max(this.maxX, maxX);
-    this.minY = Math.min(this.minY, minY);
-    this.maxY = Math.max(this.maxY, maxY);
+    this.s = mergeSums(this.s, sumsOf(gt, pred, start, end));
+  }
+
+  /** Add the sums of values reduced elsewhere (an engine's evaluation). */
+  addSums(sums: MetricSums): void {
+    this.s = mergeSums(this.s, sums);
+  }
+
+  sums(): MetricSums {
+    return { ...this.s };
   }
 
   result(): Metrics {
-    const n = this.n;
-    if (n === 0 || this.sawNaN) return { n, mse: NaN, r2: NaN, slope: NaN, r2_cod: NaN };
-    const constX = this.minX === this.maxX, constY = this.minY === this.maxY;
-    const cxx = constX ? 0 : this.cxx;
-    const cyy = constY ? 0 : this.cyy;
-    const cxy = constX || constY ? 0 : this.cxy;
-    // r^2 = (Sxy / Sxx) (Sxy / Syy): exactly 1 for identical vectors, no overflow; clipped as np.corrcoef clips r.
-    const r2 = Math.min(1, (cxy / cxx) * (cxy / cyy));
-    return {
-      n,
-      mse: this.sse / n,
-      r2,
-      slope: cxy / cxx,
-      r2_cod: cxx === 0 ? NaN : 1 - this.sse / cxx,
-    };
+    return metricsOf(this.s);
   }
+}
+
+export function metricsOf(s: MetricSums): Metrics {
+  const n = s.n;
+  if (n === 0 || s.nan) return { n, mse: NaN, r2: NaN, slope: NaN, r2_cod: NaN };
+  const constX = s.minX === s.maxX, constY = s.minY === s.maxY;
+  const cxx = constX ? 0 : s.cxx;
+  const cyy = constY ? 0 : s.cyy;
+  const cxy = constX || constY ? 0 : s.cxy;
+  // r^2 = (Sxy / Sxx) (Sxy / Syy): exactly 1 for identical vectors, no overflow; clipped as np.corrcoef clips r.
+  const r2 = Math.min(1, (cxy / cxx) * (cxy / cyy));
+  return {
+    n,
+    mse: s.sse / n,
+    r2,
+    slope: cxy / cxx,
+    r2_cod: cxx === 0 ? NaN : 1 - s.sse / cxx,
+  };
 }
 
 /** The metrics of two whole vectors. */

@@ -2,7 +2,7 @@ import { pyBool, pyExp, pyFixed } from '../util/pyformat.js';
 
 /**
  * results.log: the reference's `key: value` lines, in its order and with its
- * number formats (reference-facts §3), written with Python's formatting rules
+ * number formats (docs/reference.md, Metrics), written with Python's formatting rules
  * (`1.234567e-03`, `nan`, `False`):
  *
  *     field_name: velocity

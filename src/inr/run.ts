@@ -10,7 +10,7 @@ import { discardDir, writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { jsonNumber, toJson } from '../util/json.js';
 import { readCheckpoint, writeCheckpoint, type CheckpointIdentity } from './checkpoint.js';
-import type { Engine } from './engine.js';
+import { EngineLost, type Engine } from './engine.js';
 import { formatResultsLog, type ResultsLog } from './results-log.js';
 import {
   CONFIG_FILE, FRAME_MSE_FILE, GT_FILE, MODEL_FILE, PRED_FILE, RESULTS_LOG, RUN_JSON, RUN_SPEC_FILE,
@@ -45,9 +45,11 @@ export interface RunRequest {
   checkpointEverySteps?: number;
   /** Replace an existing run folder, or discard an interrupted one. */
   force?: boolean;
+  /** Also write gt_velocity.npy (a copy of the data set's vel.npy, as the reference does). */
+  writeGt?: boolean;
   onProgress?: (p: TrainProgress) => void;
-  /** Tests: stop after this many steps as if killed (the staging folder stays for --resume). */
-  stopAfterSteps?: number;
+  /** Stop from outside: the run checkpoints and stays resumable (status interrupted). */
+  signal?: AbortSignal;
 }
 
 export interface ResumeRequest {
@@ -56,7 +58,7 @@ export interface ResumeRequest {
   /** Overrides the recorded budget (total training minutes, counted over all sessions). */
   maxMinutes?: number;
   onProgress?: (p: TrainProgress) => void;
-  stopAfterSteps?: number;
+  signal?: AbortSignal;
 }
 
 export interface RunOutcome {
@@ -67,7 +69,7 @@ export interface RunOutcome {
   /** What results.log says (status ok or failed). */
   results?: ResultsLog;
   train?: TrainResult;
-  /** 0 for ok (time-limited included) and interrupted, 1 for failed. */
+  /** 0 for ok (time-limited included), 1 for failed or for a lost engine; an interrupted run's exit code is its caller's choice (0 here). */
   exitCode: number;
 }
 
@@ -80,6 +82,9 @@ export interface RunSpec {
   dataset: DatasetRecord;
   engine: string;
   threads: number;
+  /** How the run was started: what a resume uses unless told otherwise. */
+  engine_settings?: Record<string, unknown>;
+  write_gt?: boolean;
   max_minutes: number | null;
   checkpoint_minutes: number | null;
   checkpoint_every_steps: number | null;
@@ -116,7 +121,7 @@ export function readRunSpec(out: string): RunSpec {
   return spec;
 }
 
-export function startRun(req: RunRequest): RunOutcome {
+export async function startRun(req: RunRequest): Promise<RunOutcome> {
   const { config, dataset, engine } = req;
   checkBatchAgainstFrames(config.inr, dataset.meta.frames);
   const out = resolve(req.out);
@@ -128,7 +133,9 @@ export function startRun(req: RunRequest): RunOutcome {
     seed: req.seed,
     dataset: datasetRecord(dataset),
     engine: engine.name,
-    threads: engine.threads,
+    threads: engine.record.threads ?? 1,
+    engine_settings: { ...engine.record },
+    write_gt: req.writeGt === true,
     max_minutes: req.maxMinutes ?? null,
     checkpoint_minutes: req.checkpointMinutes ?? null,
     checkpoint_every_steps: req.checkpointEverySteps ?? null,
@@ -142,11 +149,11 @@ export function startRun(req: RunRequest): RunOutcome {
     throw err;
   }
   return execute(config, dataset, engine, runSpec, staging, out, {
-    maxMinutes: req.maxMinutes, onProgress: req.onProgress, stopAfterSteps: req.stopAfterSteps, replace: req.force === true, fresh: true,
+    maxMinutes: req.maxMinutes, onProgress: req.onProgress, signal: req.signal, replace: req.force === true, fresh: true,
   });
 }
 
-export function resumeRun(req: ResumeRequest): RunOutcome {
+export async function resumeRun(req: ResumeRequest): Promise<RunOutcome> {
   const out = resolve(req.out);
   const runSpec = readRunSpec(out);
   const staging = reopenRunFolder(out);
@@ -156,9 +163,6 @@ export function resumeRun(req: ResumeRequest): RunOutcome {
     dataset = loadDataset(runSpec.dataset.dir);
     if (dataset.meta.arrays.vel.sha256 !== runSpec.dataset.vel_sha256) {
       throw new UserError(`the dataset at ${runSpec.dataset.dir} changed since the run started (vel.npy checksum differs): cannot resume`);
-    }
-    if (req.engine.name !== runSpec.engine) {
-      throw new UserError(`the run was trained by engine ${runSpec.engine}; resuming it with ${req.engine.name} would not continue the same run`);
     }
     const ck = readCheckpoint(staging);
     if (ck) {
@@ -172,7 +176,7 @@ export function resumeRun(req: ResumeRequest): RunOutcome {
     throw err;
   }
   return execute(config, dataset, req.engine, runSpec, staging, out, {
-    maxMinutes: req.maxMinutes ?? runSpec.max_minutes ?? undefined, onProgress: req.onProgress, stopAfterSteps: req.stopAfterSteps,
+    maxMinutes: req.maxMinutes ?? runSpec.max_minutes ?? undefined, onProgress: req.onProgress, signal: req.signal,
     resume: state, replace: false, fresh: false,
   });
 }
@@ -180,28 +184,35 @@ export function resumeRun(req: ResumeRequest): RunOutcome {
 interface ExecOptions {
   maxMinutes?: number;
   onProgress?: (p: TrainProgress) => void;
-  stopAfterSteps?: number;
+  signal?: AbortSignal;
   resume?: TrainState;
   replace: boolean;
   /** A new run: a user error drops its staging folder (a resumed run keeps its checkpoint). */
   fresh: boolean;
 }
 
-function execute(config: Config, dataset: Dataset, engine: Engine, runSpec: RunSpec, staging: string, out: string, opts: ExecOptions): RunOutcome {
-  const identity: CheckpointIdentity = { seed: runSpec.seed, engine: engine.name, threads: engine.threads, totalSteps: config.inr.inr_total_steps };
+async function execute(
+  config: Config, dataset: Dataset, engine: Engine, runSpec: RunSpec, staging: string, out: string, opts: ExecOptions,
+): Promise<RunOutcome> {
+  const identity: CheckpointIdentity = { seed: runSpec.seed, engine: engine.name, threads: engine.record.threads ?? 1, totalSteps: config.inr.inr_total_steps };
   const spec = specOf(config.inr);
   let result: TrainResult;
   try {
-    result = train(config.inr, dataset.series, engine, runSpec.seed, {
+    result = await train(config.inr, dataset.series, engine, runSpec.seed, {
       maxMinutes: opts.maxMinutes,
       checkpointMinutes: runSpec.checkpoint_minutes ?? undefined,
       checkpointEverySteps: runSpec.checkpoint_every_steps ?? undefined,
       onCheckpoint: (state) => writeCheckpoint(staging, { spec, identity, state }),
       resume: opts.resume,
-      stopAfterSteps: opts.stopAfterSteps,
+      signal: opts.signal,
       onProgress: opts.onProgress,
     });
   } catch (err) {
+    if (err instanceof EngineLost) {
+      // The checkpoint in the staging folder is intact: the run continues with --resume.
+      releaseLock(staging);
+      return { status: 'interrupted', out, reason: err.message, exitCode: 1 };
+    }
     if (err instanceof UserError) {
       if (opts.fresh) discardDir(staging);
       else releaseLock(staging);
@@ -222,8 +233,9 @@ function execute(config: Config, dataset: Dataset, engine: Engine, runSpec: RunS
   if (result.status === 'ok' && result.final) {
     const shape = [dataset.meta.frames, dataset.meta.cells, DIMS];
     saveModel(join(staging, MODEL_FILE), result.spec, result.params, { seed: String(runSpec.seed), engine: engine.name });
+    if (!result.final.pred) throw new Error('the final evaluation returned no predictions');
     writeNpyF32(join(staging, PRED_FILE), result.final.pred, shape);
-    writeNpyF32(join(staging, GT_FILE), dataset.series.vel, shape);
+    if (runSpec.write_gt === true) writeNpyF32(join(staging, GT_FILE), dataset.series.vel, shape);
     writeNpyF64(join(staging, FRAME_MSE_FILE), result.final.frameMse, [dataset.meta.frames]);
   }
   writeRunRecord(staging, config, dataset, engine, runSpec, result, results, reason);
@@ -294,7 +306,8 @@ function writeRunRecord(
     config: { dataset: datasetToYaml(config.dataset), inr: config.inr },
     seed: runSpec.seed,
     dataset: runSpec.dataset,
-    engine: { name: engine.name, threads: engine.threads, ...engineExtras(engine) },
+    engine: engine.record,
+    ground_truth: runSpec.write_gt === true ? GT_FILE : { file: join(runSpec.dataset.dir, 'vel.npy'), sha256: runSpec.dataset.vel_sha256 },
     versions: { inrscape: packageVersion(), node: process.version, platform: platform(), arch: arch() },
     model: { hidden: spec.hidden, layers: spec.layers, omega: spec.omega, parameters: parameterCount(spec) },
     total_steps: config.inr.inr_total_steps,
@@ -314,12 +327,6 @@ function writeRunRecord(
   };
   writeFileAtomic(join(staging, RUN_JSON), toJson(run, 2) + '\n');
   writeFileAtomic(join(staging, RESULTS_LOG), formatResultsLog(results));
-}
-
-/** What an engine tells about itself beyond the interface (the cpu engine's kernel path, `isa`). */
-function engineExtras(engine: Engine): Record<string, string> {
-  const isa = (engine as { isa?: unknown }).isa;
-  return typeof isa === 'string' ? { isa } : {};
 }
 
 /** The parts of run.json that tools read back, non-finite numbers restored. */

@@ -46,7 +46,7 @@ export function parameterCount(spec: SirenSpec): number {
   return parameterTensors(spec).reduce((n, t) => n + tensorSize(t), 0);
 }
 
-/** FLOPs of one training step per point, forward plus backward (reference-facts §7). */
+/** FLOPs of one training step per point, forward plus backward (docs/reference.md, Cost of the default workload). */
 export function flopsPerPoint(spec: SirenSpec): number {
   const h = spec.hidden;
   return 6 * (spec.inputs * h + spec.layers * h * h + spec.outputs * h);

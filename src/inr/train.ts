@@ -1,14 +1,15 @@
 import { checkBatchAgainstFrames, type InrConfig } from '../config/inr.js';
-import { DIMS, type CellSeries } from '../data/series.js';
+import type { CellSeries } from '../data/series.js';
 import { Rng, type RngState } from '../util/rng.js';
-import { REFERENCE_ADAM, type Engine, type OptimizerState } from './engine.js';
-import { FrameSampler, INPUT_DIMS, assembleInputs, type InputScaling } from './batches.js';
-import { allocEvalBuffers, evalChunkFrames, evaluate, type Evaluation } from './evaluate.js';
+import { REFERENCE_ADAM, type Engine, type OptimizerState, type TrainingData } from './engine.js';
+import { FrameSampler, type InputScaling } from './batches.js';
+import { evaluationOf, type Evaluation } from './evaluate.js';
 import { cosineLr } from './schedule.js';
 import { initParameters, sirenSpec, type SirenSpec } from './spec.js';
 
 /**
- * The training loop with the reference's semantics (reference-facts §1-3):
+ * The training loop with the reference's semantics (docs/reference.md, Model,
+ * Training loop, Metrics):
  * the reference SIREN and init, batches of `inr_batch_size` distinct whole
  * frames, MSE, Adam with global-norm clipping at 1.0 (inside the engine), the
  * cosine schedule to 0.01 lr, an R² evaluation on all frames every
@@ -25,17 +26,21 @@ import { initParameters, sirenSpec, type SirenSpec } from './spec.js';
  */
 
 export interface TrainOptions {
-  /** Stop between steps once the training time reaches this many minutes, then evaluate (time_limited). */
+  /** Stop between chunks once the training time reaches this many minutes, then evaluate (time_limited). */
   maxMinutes?: number;
   /** Take a checkpoint this often (wall minutes of this session). Default 5; Infinity: never by time. */
   checkpointMinutes?: number;
-  /** Also take a checkpoint every this many steps (tests; studies that want step-aligned checkpoints). */
+  /** Also take a checkpoint every this many steps (studies that want step-aligned checkpoints). */
   checkpointEverySteps?: number;
-  onCheckpoint?: (state: TrainState) => void;
+  onCheckpoint?: (state: TrainState) => void | Promise<void>;
   /** Continue from a checkpoint state instead of a fresh network. */
   resume?: TrainState;
-  /** Return `interrupted` after this many steps in all (tests: stands for a kill). */
-  stopAfterSteps?: number;
+  /**
+   * Stop from outside (Ctrl-C, a gone parent, a pruner): checked between
+   * chunks; the run then takes a checkpoint (when onCheckpoint is given) and
+   * returns `interrupted`, resumable from exactly that step.
+   */
+  signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
   /** Steps between evaluations during training. Default max(1, floor(total_steps / 10)). */
   evalEvery?: number;
@@ -89,6 +94,11 @@ export interface TrainProgress {
 
 export type TrainStatus = 'ok' | 'failed' | 'interrupted';
 
+/** A chunk of steps takes about this long, so that budgets, signals and watchdogs act within it. */
+export const CHUNK_SECONDS = 0.5;
+/** The most steps in one chunk (bounds the frame and learning-rate buffers). */
+export const MAX_CHUNK_STEPS = 8192;
+
 export interface TrainResult {
   status: TrainStatus;
   /** Why a failed run failed, one line (e.g. `loss is NaN at step 17`). */
@@ -99,7 +109,7 @@ export interface TrainResult {
   timeLimited: boolean;
   losses: Float64Array;
   evaluations: EvalRecord[];
-  /** The final evaluation (status ok only). */
+  /** The final evaluation, with the predictions (status ok only). */
   final?: Evaluation;
   /** Parameters at the end; with status ok, exactly those the final evaluation used. */
   params: Float32Array[];
@@ -125,37 +135,29 @@ export function inputScaling(inr: InrConfig, frames: number): InputScaling {
   return { frames, tPeriod: inr.inr_t_period, xyPeriod: inr.inr_xy_period };
 }
 
-export function train(inr: InrConfig, series: CellSeries, engine: Engine, seed: number, options: TrainOptions = {}): TrainResult {
+export async function train(inr: InrConfig, series: CellSeries, engine: Engine, seed: number, options: TrainOptions = {}): Promise<TrainResult> {
   checkBatchAgainstFrames(inr, series.frames);
   const clock = options.clock ?? (() => performance.now());
   const spec = specOf(inr);
   const total = inr.inr_total_steps;
   const batch = inr.inr_batch_size;
-  const { frames, cells } = series;
-  const scaling = inputScaling(inr, frames);
-  const batchPoints = batch * cells;
-  const chunkFrames = evalChunkFrames(cells, frames);
   const resume = options.resume;
+  if (resume) {
+    if (resume.losses.length !== resume.step) throw new Error(`resume state: ${resume.losses.length} losses for ${resume.step} steps`);
+    if (resume.step > total) throw new Error(`resume state: ${resume.step} steps done, but the run has ${total}`);
+  }
 
-  const params = resume ? resume.params : initParameters(spec, seed);
-  const model = engine.createModel(spec, params, Math.max(batchPoints, chunkFrames * cells));
+  const data: TrainingData = { series, scaling: inputScaling(inr, series.frames), batch, adam: REFERENCE_ADAM };
+  const model = await engine.open(spec, resume ? resume.params : initParameters(spec, seed), data);
   try {
-    if (resume) model.setOptimizerState(resume.optimizer);
+    if (resume) await model.setOptimizerState(resume.optimizer);
     const rng = resume ? Rng.restore(resume.rng) : batchRng(seed);
-    const sampler = new FrameSampler(frames, batch);
-    const frameIds = new Int32Array(batch);
-    const inputs = new Float32Array(batchPoints * INPUT_DIMS);
-    const targets = new Float32Array(batchPoints * DIMS);
-    const evalBuffers = allocEvalBuffers(series, chunkFrames);
+    const sampler = new FrameSampler(series.frames, batch);
     const losses = new Float64Array(total);
     const evaluations: EvalRecord[] = resume ? resume.evaluations.map((e) => ({ ...e })) : [];
     const resumedAt = resume ? [...resume.resumedAt, resume.step] : [];
     let step = resume ? resume.step : 0;
-    if (resume) {
-      if (resume.losses.length !== step) throw new Error(`resume state: ${resume.losses.length} losses for ${step} steps`);
-      if (step > total) throw new Error(`resume state: ${step} steps done, but the run has ${total}`);
-      losses.set(resume.losses);
-    }
+    if (resume) losses.set(resume.losses);
     const evalEvery = options.evalEvery ?? Math.max(1, Math.floor(total / 10));
     const budgetS = options.maxMinutes === undefined ? Infinity : options.maxMinutes * 60;
     const ckptMs = (options.checkpointMinutes ?? 5) * 60_000;
@@ -169,17 +171,17 @@ export function train(inr: InrConfig, series: CellSeries, engine: Engine, seed: 
     let lr = cosineLr(inr.inr_learning_rate, total, step);
     let loss = step > 0 ? losses[step - 1] : NaN;
 
-    const runEval = (): { ev: Evaluation; rec: EvalRecord } => {
+    const runEval = async (withPred: boolean): Promise<{ ev: Evaluation; rec: EvalRecord }> => {
       const start = clock();
-      const ev = evaluate(model, series, scaling, chunkFrames, evalBuffers);
+      const ev = evaluationOf(await model.evaluate(withPred));
       evalS += (clock() - start) / 1000;
       const m = ev.metrics;
       return { ev, rec: { step, r2: m.r2, mse: m.mse, slope: m.slope, r2_cod: m.r2_cod, time_s: elapsed() } };
     };
-    const state = (): TrainState => ({
+    const state = async (): Promise<TrainState> => ({
       step,
-      params: model.getParameters(),
-      optimizer: model.getOptimizerState(),
+      params: await model.getParameters(),
+      optimizer: await model.getOptimizerState(),
       rng: rng.save(),
       losses: losses.slice(0, step),
       evaluations: evaluations.map((e) => ({ ...e })),
@@ -187,7 +189,7 @@ export function train(inr: InrConfig, series: CellSeries, engine: Engine, seed: 
       evalS,
       resumedAt,
     });
-    const result = (status: TrainStatus, extra: Partial<TrainResult> = {}): TrainResult => ({
+    const result = async (status: TrainStatus, extra: Partial<TrainResult> = {}): Promise<TrainResult> => ({
       status,
       spec,
       totalSteps: total,
@@ -195,56 +197,76 @@ export function train(inr: InrConfig, series: CellSeries, engine: Engine, seed: 
       timeLimited: false,
       losses: losses.slice(0, step),
       evaluations,
-      params: model.getParameters(),
+      params: await model.getParameters(),
       trainingTimeS: elapsed(),
       evalTimeS: evalS,
       resumedAt,
       ...extra,
     });
 
+    // Chunks end at the next evaluation and step checkpoint, so those happen
+    // exactly where a step-by-step loop would have them; their length adapts
+    // to the measured step time.
+    const frameIds = new Int32Array(MAX_CHUNK_STEPS * batch);
+    const lrs = new Float64Array(MAX_CHUNK_STEPS);
+    let chunk = 1;
     let timeLimited = false;
     while (step < total) {
-      if (elapsed() >= budgetS) {
+      if (options.signal?.aborted) {
+        if (options.onCheckpoint) await options.onCheckpoint(await state());
+        return await result('interrupted');
+      }
+      const left = budgetS - elapsed();
+      if (left <= 0) {
         timeLimited = true;
         break;
       }
-      sampler.sample(rng, frameIds);
-      assembleInputs(series, frameIds, batch, scaling, inputs, targets);
-      lr = cosineLr(inr.inr_learning_rate, total, step);
-      const r = model.trainStep(inputs, targets, batchPoints, lr, REFERENCE_ADAM);
-      loss = r.loss;
-      losses[step] = loss;
-      step++;
-      if (!Number.isFinite(loss)) return result('failed', { reason: `loss is ${nonFinite(loss)} at step ${step}` });
-      if (!Number.isFinite(r.gradNorm)) return result('failed', { reason: `gradient norm is ${nonFinite(r.gradNorm)} at step ${step}` });
+      const boundary = Math.min(total, (Math.floor(step / evalEvery) + 1) * evalEvery, ckptSteps ? (Math.floor(step / ckptSteps) + 1) * ckptSteps : total);
+      const n = Math.min(chunk, boundary - step);
+      for (let k = 0; k < n; k++) {
+        sampler.sample(rng, frameIds.subarray(k * batch, (k + 1) * batch));
+        lrs[k] = cosineLr(inr.inr_learning_rate, total, step + k);
+      }
+      const started = clock();
+      const r = await model.trainChunk(frameIds.subarray(0, n * batch), lrs.subarray(0, n));
+      const perStepS = Math.max(1e-6, (clock() - started) / 1000 / n);
+      // Grow at most 4x a chunk (the first one may include a warm-up); stop at the budget's edge.
+      chunk = Math.max(1, Math.min(MAX_CHUNK_STEPS, 4 * n, Math.floor(CHUNK_SECONDS / perStepS), Math.ceil((left - perStepS * n) / perStepS)));
+      for (let k = 0; k < n; k++) {
+        lr = lrs[k];
+        loss = r.losses[k];
+        losses[step] = loss;
+        step++;
+        if (!Number.isFinite(loss)) return await result('failed', { reason: `loss is ${nonFinite(loss)} at step ${step}` });
+        if (!Number.isFinite(r.gradNorms[k])) return await result('failed', { reason: `gradient norm is ${nonFinite(r.gradNorms[k])} at step ${step}` });
+      }
 
       let evaluation: EvalRecord | undefined;
       if (step % evalEvery === 0 && step < total) {
-        evaluation = runEval().rec;
+        evaluation = (await runEval(false)).rec;
         evaluations.push(evaluation);
       }
       options.onProgress?.({ phase: 'step', step, totalSteps: total, loss, lr, elapsedS: elapsed(), evaluation });
       if (step < total && options.onCheckpoint) {
         const now = clock();
         if ((ckptSteps !== undefined && step % ckptSteps === 0) || now - lastCkpt >= ckptMs) {
-          options.onCheckpoint(state());
+          await options.onCheckpoint(await state());
           lastCkpt = clock();
         }
       }
-      if (options.stopAfterSteps !== undefined && step >= options.stopAfterSteps && step < total) return result('interrupted');
     }
 
     options.onProgress?.({ phase: 'final-evaluation', step, totalSteps: total, loss, lr, elapsedS: elapsed() });
     // Evaluate on exactly the parameters that will be saved: an engine that keeps
     // more precision inside than it hands out (the float64 test engine) rounds here,
     // so a saved model always reproduces the saved predictions.
-    model.setParameters(model.getParameters());
-    const { ev, rec } = runEval();
+    await model.setParameters(await model.getParameters());
+    const { ev, rec } = await runEval(true);
     evaluations.push(rec);
-    const out = result('ok', { final: ev, timeLimited });
+    const out = await result('ok', { final: ev, timeLimited });
     options.onProgress?.({ phase: 'done', step, totalSteps: total, loss, lr, elapsedS: out.trainingTimeS, evaluation: rec });
     return out;
   } finally {
-    model.dispose();
+    await model.dispose();
   }
 }

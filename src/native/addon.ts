@@ -47,15 +47,19 @@ export interface SirenShapeNative {
  */
 export interface SirenCpuModelNative {
   readonly parameterCount: number;
-  /** Writes the loss and the gradient norm (before clipping) into `out`. */
-  trainStep(
-    inputs: Float32Array, targets: Float32Array, points: number,
-    lr: number, beta1: number, beta2: number, eps: number, clipNorm: number, out: Float64Array,
-  ): void;
-  /** Loss; the gradients go into `grads`. No update. */
-  gradients(inputs: Float32Array, targets: Float32Array, points: number, grads: Float32Array): number;
+  /** The run's series, referenced (not copied) until the next call; inputs are assembled from it. */
+  setSeries(pos: Float32Array, vel: Float32Array, frames: number, cells: number, tPeriod: number, xyPeriod: number): void;
+  /**
+   * `lrs.length` steps off the JavaScript thread, step k on the frames
+   * frameIds[k * batch, (k + 1) * batch); each step's loss and gradient norm
+   * (before clipping) go into `losses` and `gradNorms`.
+   */
+  trainChunk(
+    frameIds: Int32Array, batch: number, lrs: Float64Array,
+    beta1: number, beta2: number, eps: number, clipNorm: number, losses: Float64Array, gradNorms: Float64Array,
+  ): Promise<void>;
   /** Any number of points (taken maxPoints at a time). */
-  predict(inputs: Float32Array, points: number, out: Float32Array): void;
+  predict(inputs: Float32Array, points: number, out: Float32Array): Promise<void>;
   getParameters(out: Float32Array): void;
   setParameters(params: Float32Array): void;
   /** Fills the Adam moments and returns the step count. */

@@ -1,5 +1,5 @@
 /**
- * The protocol's classes (shared/spec/study-protocol.md, "Classification"):
+ * The protocol's classes (instructions/study-protocol.md, "Classification"):
  *
  *   excellent  final_r2 > 0.995
  *   good       0.990 <= final_r2 <= 0.995

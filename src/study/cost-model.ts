@@ -1,7 +1,7 @@
 /**
  * Predicting a trial's training time, and fitting proposals into the budget.
  *
- * Work of a trial, in FLOPs (reference-facts §7):
+ * Work of a trial, in FLOPs (docs/reference.md, Cost of the default workload):
  *
  *   work = fpp(hidden, layers) * (steps * batch * cells + EVALS * frames * cells / 3)
  *

@@ -1,5 +1,5 @@
 /**
- * The exploration tree and its PUCT score (reference-facts §5):
+ * The exploration tree and its PUCT score (docs/reference.md, Exploration loop):
  *
  *   UCB(u) = R2(u) + c * sqrt(N) / (1 + V(u)),   V(u) = 1 + descendants of u
  *

@@ -12,7 +12,7 @@ import { renderFiles } from '../../src/study/render/index.js';
 import { foldEvents, type StudyState } from '../../src/study/state.js';
 import { BIN } from './cli.js';
 
-/** The reference's patterns for analysis.md (reference-facts §5). */
+/** The reference's patterns for analysis.md (docs/reference.md, Exploration loop). */
 export const RE = {
   header: /## Iter (\d+): (\w+)/g,
   node: /Node: id=\d+, parent=(\w+)/,

@@ -3,9 +3,9 @@ import { PRESETS, checkModelParams } from '../../src/config/dicty-model.js';
 import { defaultInr, type InrConfig } from '../../src/config/inr.js';
 import { loadDataset, writeDataset, type Dataset } from '../../src/data/dataset.js';
 import { generateDataset } from '../../src/data/generator/generate.js';
-import type { AdamSettings, Engine, StepResult } from '../../src/inr/engine.js';
-import type { SirenSpec } from '../../src/inr/spec.js';
+import type { AdamSettings } from '../../src/inr/engine.js';
 import { ReferenceModel } from '../reference/siren.js';
+import { StepwiseEngine, type StepResult } from './stepwise.js';
 
 /**
  * The float64 reference engine with its state rounded to float32 after every
@@ -23,11 +23,9 @@ export class F32ReferenceModel extends ReferenceModel {
   }
 }
 
-export class F32ReferenceEngine implements Engine {
-  readonly name = 'reference-f32';
-  readonly threads = 1;
-  createModel(spec: SirenSpec, params: Float32Array[]): F32ReferenceModel {
-    return new F32ReferenceModel(spec, params);
+export class F32ReferenceEngine extends StepwiseEngine {
+  constructor() {
+    super('reference-f32', (spec, params) => new F32ReferenceModel(spec, params));
   }
 }
 

@@ -1,5 +1,6 @@
-import type { AdamSettings, Engine, EngineModel, OptimizerState, StepResult } from '../../src/inr/engine.js';
+import type { AdamSettings, OptimizerState } from '../../src/inr/engine.js';
 import { parameterTensors, tensorSize, type SirenSpec } from '../../src/inr/spec.js';
+import { StepwiseEngine, type StepModel, type StepResult } from '../helpers/stepwise.js';
 
 /**
  * A plain float64 SIREN written for tests: one point at a time, every formula
@@ -7,15 +8,13 @@ import { parameterTensors, tensorSize, type SirenSpec } from '../../src/inr/spec
  * to float32 rounding; the trainer's own tests may run on it directly.
  * Parameters and Adam moments are float64 inside and float32 at the interface.
  */
-export class ReferenceEngine implements Engine {
-  readonly name = 'reference-f64';
-  readonly threads = 1;
-  createModel(spec: SirenSpec, params: Float32Array[]): ReferenceModel {
-    return new ReferenceModel(spec, params);
+export class ReferenceEngine extends StepwiseEngine {
+  constructor() {
+    super('reference-f64', (spec, params) => new ReferenceModel(spec, params));
   }
 }
 
-export class ReferenceModel implements EngineModel {
+export class ReferenceModel implements StepModel {
   params: Float64Array[];
   m: Float64Array[];
   v: Float64Array[];
@@ -153,5 +152,4 @@ export class ReferenceModel implements EngineModel {
     this.m = s.m.map((a) => Float64Array.from(a));
     this.v = s.v.map((a) => Float64Array.from(a));
   }
-  dispose(): void {}
 }

@@ -1,4 +1,5 @@
-import type { AdamSettings, Engine, EngineModel, OptimizerState, StepResult } from '../engine.js';
+import type { ChunkResult, Engine, EngineEvaluation, EngineModel, EngineRecord, OptimizerState, TrainingData } from '../engine.js';
+import { evalChunkFrames, evaluateOnHost } from '../evaluate.js';
 import { parameterCount, parameterTensors, tensorSize, type ParamTensor, type SirenSpec } from '../spec.js';
 import { nativeAddon, type CpuEngineNative, type IsaName, type SirenCpuModelNative } from '../../native/addon.js';
 
@@ -13,7 +14,9 @@ export interface CpuEngineOptions {
 
 /**
  * The native CPU engine (native/engine): fp32 SIREN training with fused
- * sine-layer GEMMs, a fused Adam update and a persistent thread pool.
+ * sine-layer GEMMs, a fused Adam update and a persistent thread pool. A chunk
+ * of steps runs in C++ off the JavaScript thread, inputs assembled there from
+ * the series it keeps a reference to (no copy).
  */
 export class CpuEngine implements Engine {
   readonly name = 'cpu';
@@ -21,6 +24,8 @@ export class CpuEngine implements Engine {
   /** The ISA path the kernels take, for run records. */
   readonly isa: IsaName;
   private readonly native: CpuEngineNative;
+  /** The pool runs one call at a time: models of this engine take turns. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: CpuEngineOptions = {}) {
     const { threads, isa } = opts;
@@ -33,24 +38,50 @@ export class CpuEngine implements Engine {
     this.isa = this.native.isa;
   }
 
-  createModel(spec: SirenSpec, params: Float32Array[], maxPoints: number): CpuModel {
-    if (!(Number.isInteger(maxPoints) && maxPoints >= 1)) throw new RangeError(`maxPoints must be a positive integer (got ${maxPoints})`);
-    return new CpuModel(spec, new (nativeAddon().SirenCpuModel)(this.native, { ...spec }, maxPoints), params);
+  get record(): EngineRecord {
+    return { name: this.name, threads: this.threads, isa: this.isa };
+  }
+
+  async open(spec: SirenSpec, params: Float32Array[], data: TrainingData): Promise<CpuModel> {
+    const { series } = data;
+    const chunkFrames = evalChunkFrames(series.cells, series.frames);
+    const maxPoints = Math.max(data.batch * series.cells, chunkFrames * series.cells);
+    const native = new (nativeAddon().SirenCpuModel)(this.native, { ...spec }, maxPoints);
+    native.setSeries(series.pos, series.vel, series.frames, series.cells, data.scaling.tPeriod, data.scaling.xyPeriod);
+    return new CpuModel(spec, native, params, data, chunkFrames, (job) => this.serial(job));
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+  }
+
+  private serial<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job, job);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 }
+
+type Serial = <T>(job: () => Promise<T>) => Promise<T>;
 
 export class CpuModel implements EngineModel {
   private readonly tensors: ParamTensor[];
   private readonly count: number;
-  private readonly stats = new Float64Array(2);
   private native: SirenCpuModelNative | undefined;
 
-  constructor(readonly spec: SirenSpec, native: SirenCpuModelNative, params: Float32Array[]) {
+  constructor(
+    readonly spec: SirenSpec,
+    native: SirenCpuModelNative,
+    params: Float32Array[],
+    private readonly data: TrainingData,
+    private readonly chunkFrames: number,
+    private readonly serial: Serial,
+  ) {
     this.tensors = parameterTensors(spec);
     this.count = parameterCount(spec);
     if (native.parameterCount !== this.count) throw new Error('native model and spec disagree on the parameter count');
     this.native = native;
-    this.setParameters(params);
+    this.model.setParameters(this.join(params, 'parameters'));
   }
 
   private get model(): SirenCpuModelNative {
@@ -58,54 +89,48 @@ export class CpuModel implements EngineModel {
     return this.native;
   }
 
-  private checkPoints(inputs: Float32Array, targets: Float32Array | null, points: number): void {
-    if (inputs.length < points * this.spec.inputs) throw new RangeError(`inputs hold fewer than ${points} points`);
-    if (targets && targets.length < points * this.spec.outputs) throw new RangeError(`targets hold fewer than ${points} points`);
+  async trainChunk(frames: Int32Array, lrs: Float64Array): Promise<ChunkResult> {
+    const { batch, adam } = this.data;
+    if (frames.length !== lrs.length * batch) throw new RangeError(`trainChunk: ${frames.length} frame ids for ${lrs.length} steps of ${batch}`);
+    return await this.serial(async () => {
+      const losses = new Float64Array(lrs.length), gradNorms = new Float64Array(lrs.length);
+      await this.model.trainChunk(frames, batch, lrs, adam.beta1, adam.beta2, adam.eps, adam.clipNorm, losses, gradNorms);
+      return { losses, gradNorms };
+    });
   }
 
-  trainStep(inputs: Float32Array, targets: Float32Array, points: number, lr: number, adam: AdamSettings): StepResult {
-    this.checkPoints(inputs, targets, points);
-    this.model.trainStep(inputs, targets, points, lr, adam.beta1, adam.beta2, adam.eps, adam.clipNorm, this.stats);
-    return { loss: this.stats[0], gradNorm: this.stats[1] };
+  evaluate(withPred: boolean): Promise<EngineEvaluation> {
+    const { series, scaling } = this.data;
+    return this.serial(() => evaluateOnHost((x, n, out) => this.model.predict(x, n, out), series, scaling, this.chunkFrames, withPred));
   }
 
-  predict(inputs: Float32Array, points: number, out: Float32Array): void {
-    this.checkPoints(inputs, null, points);
-    if (out.length < points * this.spec.outputs) throw new RangeError(`out holds fewer than ${points} points`);
-    this.model.predict(inputs, points, out);
-  }
-
-  gradients(inputs: Float32Array, targets: Float32Array, points: number): { loss: number; grads: Float32Array[] } {
-    this.checkPoints(inputs, targets, points);
-    const flat = new Float32Array(this.count);
-    const loss = this.model.gradients(inputs, targets, points, flat);
-    return { loss, grads: this.split(flat) };
-  }
-
-  getParameters(): Float32Array[] {
+  async getParameters(): Promise<Float32Array[]> {
     const flat = new Float32Array(this.count);
     this.model.getParameters(flat);
     return this.split(flat);
   }
 
-  setParameters(params: Float32Array[]): void {
+  async setParameters(params: Float32Array[]): Promise<void> {
     this.model.setParameters(this.join(params, 'parameters'));
   }
 
-  getOptimizerState(): OptimizerState {
+  async getOptimizerState(): Promise<OptimizerState> {
     const m = new Float32Array(this.count), v = new Float32Array(this.count);
     const step = this.model.getOptimizerState(m, v);
     return { step, m: this.split(m), v: this.split(v) };
   }
 
-  setOptimizerState(state: OptimizerState): void {
+  async setOptimizerState(state: OptimizerState): Promise<void> {
     if (!(Number.isInteger(state.step) && state.step >= 0)) throw new RangeError(`optimizer step must be a non-negative integer (got ${state.step})`);
     this.model.setOptimizerState(state.step, this.join(state.m, 'm'), this.join(state.v, 'v'));
   }
 
-  dispose(): void {
-    this.native?.dispose();
-    this.native = undefined;
+  async dispose(): Promise<void> {
+    // Wait for a chunk in flight: its native work reads this model.
+    await this.serial(async () => {
+      this.native?.dispose();
+      this.native = undefined;
+    });
   }
 
   /** Copies of each tensor of a flat array, in parameterTensors order. */

@@ -1,7 +1,7 @@
 /**
  * The TPE agent: a Tree-structured Parzen Estimator over the study's space,
  * after Optuna's TPESampler as the reference's baseline ran it
- * (multivariate, constant liar; reference-facts §6):
+ * (multivariate, constant liar; docs/reference.md, Optuna baseline):
  *
  * - the first `nStartup` proposals (counted in done trials) are uniform samples;
  * - done trials are split by scored R² (failed = 0): the best

@@ -1,7 +1,7 @@
 /**
  * analysis.md: one entry per done trial, in the protocol's format
- * (shared/spec/study-protocol.md, Step 3), which the reference's own regular
- * expressions read (reference-facts §5):
+ * (instructions/study-protocol.md, Step 3), which the reference's own regular
+ * expressions read (docs/reference.md, Exploration loop):
  *
  *   ## Iter N: <excellent|good|moderate|poor|failed>
  *   Node: id=N, parent=P|root

@@ -1,6 +1,6 @@
 /**
  * ucb_scores.txt: the PUCT scores of the current block, highest first, one
- * line per done node in the reference's format (reference-facts §5):
+ * line per done node in the reference's format (docs/reference.md, Exploration loop):
  *
  *   Node N: UCB=x.xxx, parent=P|root, visits=V, R2=x.xxxxxx, MSE=x.xxxxxxe-xx, slope=x.xxxx, time=x.xmin, mutation=...
  *
