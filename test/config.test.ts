@@ -78,12 +78,26 @@ test('only the eight table keys are explorable; the fixed keys are not', () => {
   assert.equal(searchParam('hidden_dim_inr').step, 64);
 });
 
-test('the study defaults are the reference loop: 4 slots, blocks of 24, rules agent', () => {
+test('the study defaults are the reference loop: 4 slots, blocks of 24, rules agent; every GPU, two trials to one', () => {
   const c = defaultConfig();
   assert.deepEqual(c.study, {
     iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 'auto',
-    agent: 'rules', seed: 0, search_space: {},
+    agent: 'rules', seed: 0, search_space: {}, gpus: 'auto', trials_per_gpu: 2,
   });
+  assert.deepEqual(c.engine, { name: 'cpu', device: 'auto', precision: 'fp32' });
+});
+
+test('study.gpus and study.trials_per_gpu: a list of distinct indices or auto, a count; the engine section checked as a whole', () => {
+  const study = (s: string): unknown => parseConfig(`study:\n  ${s}\n`).config.study;
+  assert.deepEqual((study('gpus: [0, 2]') as { gpus: unknown }).gpus, [0, 2]);
+  assert.throws(() => study('gpus: [0, 0]'), /^UserError: study\.gpus = \[0,0\]: must be auto or a list of distinct CUDA device indices/);
+  assert.throws(() => study('gpus: [-1]'), /study\.gpus\[0\] = -1: must be an integer >= 0/);
+  assert.throws(() => study('trials_per_gpu: 0'), /study\.trials_per_gpu = 0: must be an integer >= 1 and <= 64/);
+  assert.throws(() => parseConfig('engine:\n  device: cuda\n'), /engine\.device = "cuda": the cpu engine runs on the CPU only/);
+  assert.throws(() => parseConfig('engine:\n  name: gpu\n'), /engine\.name = "gpu": must be one of cpu, torch, auto/);
+  const back = parseConfig(configToYaml(parseConfig('engine: {name: torch, device: "cuda:1", precision: bf16, python: /opt/py}\nstudy: {gpus: [1], trials_per_gpu: 4}\n').config)).config;
+  assert.deepEqual(back.engine, { name: 'torch', device: 'cuda:1', precision: 'bf16', python: '/opt/py' });
+  assert.deepEqual([back.study.gpus, back.study.trials_per_gpu], [[1], 4]);
 });
 
 test("study.max_trial_minutes takes a number or auto (the data set's default budget)", () => {

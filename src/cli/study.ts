@@ -19,6 +19,8 @@ import { loadConfig, parseConfig, type Config } from '../config/schema.js';
 import { isMapping } from '../config/values.js';
 import { readDatasetMeta } from '../data/dataset.js';
 import { LocalRunner } from '../exec/local.js';
+import { placeTrials, type TrialPlacement } from '../exec/placement.js';
+import { ENGINE_FLAG_HELP, withEngineFlags, type EngineFlags } from './engine.js';
 import { planConcurrency, type ConcurrencyPlan } from '../exec/concurrency.js';
 import { UserError, show } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -79,7 +81,7 @@ study:
     hidden_dim_inr: {min: 128, max: 512}
 `;
 
-interface RunFlags extends LlmFlags {
+interface RunFlags extends LlmFlags, EngineFlags {
   dryRun?: boolean;
   agent?: string;
   iterations?: string;
@@ -177,14 +179,23 @@ function concurrency(state: StudyState, threadsFlag: string | undefined): Concur
 
 /** Run an open study to the end, printing progress; kills its trials and releases the lock on SIGINT/SIGTERM. */
 async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise<void> {
-  const plan = concurrency(study.state, threadsFlag);
+  const { engine, study: settings } = study.state.config;
+  let plan: TrialPlacement;
+  try {
+    plan = await placeTrials({
+      engine, slots: study.state.settings.slots, threads: optionalInt('--threads', threadsFlag, 1), gpus: settings.gpus, trialsPerGpu: settings.trials_per_gpu,
+    });
+  } catch (err) {
+    study.close();
+    throw err;
+  }
   // A closed stdout (`inrscape study run ... | head`) must not end a study that trains for hours.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
   });
   const out = (s: string): void => void process.stdout.write(s + '\n');
   const runner = new LocalRunner({
-    capacity: plan.capacity, threads: plan.threads,
+    capacity: plan.capacity, threads: plan.threads, gpuSlots: plan.gpuSlots,
     onNote: (req, msg) => out(`iter ${String(req.node).padStart(3)}  ${msg}`),
   });
   const s = study.state.settings;
@@ -200,7 +211,7 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
   try {
     await runLoop(study, {
       runner,
-      priorFlopsPerSecond: enginePriorFlopsPerSecond(plan.threads),
+      priorFlopsPerSecond: enginePriorFlopsPerSecond(plan.threads, plan.kind, settings.trials_per_gpu),
       onEvent: (entry, state) => {
         const line = progressLine(entry, state);
         if (line !== undefined) out(line);
@@ -270,6 +281,10 @@ export function registerStudy(program: Command): void {
     .option('--dir <dir>', 'the study folder (default studies/<config name>-<UTC date-time>)')
     .option('--seed <s>', 'the study seed: agents and trial seeds derive from it (default: study.seed)')
     .option('--threads <n>', 'engine threads per trial (default: measured best; trials at once = cores / threads)')
+    .option('--engine <name>', ENGINE_FLAG_HELP.engine)
+    .option('--device <device>', ENGINE_FLAG_HELP.device)
+    .option('--precision <p>', ENGINE_FLAG_HELP.precision)
+    .option('--python <path>', ENGINE_FLAG_HELP.python)
     .action(async (configPath: string, flags: RunFlags) => {
       const agent = agentFlag(flags.agent);
       const iterations = optionalInt('--iterations', flags.iterations, 1);
@@ -279,6 +294,7 @@ export function registerStudy(program: Command): void {
       optionalInt('--threads', flags.threads, 1);
       const { config, warnings } = loadConfig(configPath);
       warn(warnings);
+      config.engine = withEngineFlags(config.engine, flags);
       const llm = llmSettings(agent ?? config.study.agent, config, flags, configPath);
       if (flags.dryRun) {
         if (llm === undefined) throw new UserError(`--dry-run shows the LLM agent's next request; the study's agent is ${agent ?? config.study.agent} (add --agent llm)`);

@@ -145,6 +145,7 @@ function studyToYaml(study: StudyConfig): YamlMapping {
   const out: YamlMapping = {
     iterations: study.iterations, slots: study.slots, block: study.block, ucb_c: study.ucb_c,
     max_trial_minutes: study.max_trial_minutes, agent: study.agent, seed: study.seed, search_space: space,
+    gpus: study.gpus === 'auto' ? 'auto' : [...study.gpus], trials_per_gpu: study.trials_per_gpu,
   };
   if (study.llm !== undefined) {
     const llm: YamlMapping = {};

@@ -27,13 +27,24 @@ export interface StudyConfig {
   search_space: SearchSpaceOverrides;
   /** Settings of the LLM agent (provider, model, base_url, instructions, ...): see llm.ts. */
   llm?: LlmSettings;
+  /** GPUs the trials of a torch-on-CUDA study spread over (CUDA indices), or `auto`: every GPU torch sees. */
+  gpus: 'auto' | number[];
+  /** Trials that share one GPU at a time. */
+  trials_per_gpu: number;
 }
+
+/**
+ * Small SIREN trials leave most of an H100/H200 idle; a few side by side fill
+ * it. Two is a cautious default until bench/gpu's concurrency figures (1, 2
+ * and 4 trials on one GPU) are in docs/gpu.md.
+ */
+export const DEFAULT_TRIALS_PER_GPU = 2;
 
 /** The reference's loop: 4 slots, blocks of 24; 48 iterations is two blocks. */
 export function defaultStudy(): StudyConfig {
   return {
     iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 'auto',
-    agent: 'rules', seed: 0, search_space: {},
+    agent: 'rules', seed: 0, search_space: {}, gpus: 'auto', trials_per_gpu: DEFAULT_TRIALS_PER_GPU,
   };
 }
 
@@ -46,7 +57,7 @@ const NUMBER_RULES: Record<NumericStudyKey, NumberRule> = {
 /** `n_iter_block` is the reference's name for `block`: accepted on input, written back as `block`. */
 const ALIASES: Record<string, NumericStudyKey> = { n_iter_block: 'block' };
 
-const STUDY_KEYS: readonly string[] = [...Object.keys(NUMBER_RULES), 'agent', 'search_space', 'llm', ...Object.keys(ALIASES)];
+const STUDY_KEYS: readonly string[] = [...Object.keys(NUMBER_RULES), 'agent', 'search_space', 'llm', 'gpus', 'trials_per_gpu', ...Object.keys(ALIASES)];
 
 function isNumericKey(key: string): key is NumericStudyKey {
   return Object.hasOwn(NUMBER_RULES, key);
@@ -79,9 +90,22 @@ export function parseStudy(value: unknown, warnings: string[]): StudyConfig {
     } else if (key === 'llm') {
       if (v === null || v === undefined) continue;
       study.llm = parseLlm(v, path);
+    } else if (key === 'gpus') {
+      study.gpus = parseGpus(v, path);
+    } else if (key === 'trials_per_gpu') {
+      study.trials_per_gpu = readNumber(v, path, { ...COUNT, max: 64 });
     } else {
       throw invalid(path, v, unknownKeyRule('study', key, STUDY_KEYS));
     }
   }
   return study;
+}
+
+function parseGpus(v: unknown, path: string): 'auto' | number[] {
+  const rule = 'must be auto or a list of distinct CUDA device indices, e.g. [0, 1]';
+  if (v === 'auto') return 'auto';
+  if (!Array.isArray(v) || v.length === 0) throw invalid(path, v, rule);
+  const out = v.map((g, i) => readNumber(g, `${path}[${i}]`, SEED));
+  if (new Set(out).size !== out.length) throw invalid(path, v, rule);
+  return out;
 }

@@ -50,6 +50,12 @@ export interface LocalRunnerOptions {
   extraArgs?: string[];
   /** What the runner does besides a plain run, in words (waiting for an orphan, resuming). */
   onNote?: (req: TrialRequest, message: string) => void;
+  /**
+   * GPUs to spread trials over, one entry per trial that may run at once (a
+   * GPU listed twice takes two trials). A trial's child sees only its GPU
+   * (CUDA_VISIBLE_DEVICES) and trains with `--device cuda`.
+   */
+  gpuSlots?: number[];
 }
 
 type Mode = 'fresh' | 'resume' | 'force';
@@ -112,6 +118,7 @@ export class LocalRunner implements TrialRunner {
   private readonly extraArgs: string[];
   private readonly onNote?: (req: TrialRequest, message: string) => void;
   private readonly children = new Set<ChildProcess>();
+  private readonly freeGpus: number[];
 
   constructor(opts: LocalRunnerOptions) {
     if (!(Number.isInteger(opts.capacity) && opts.capacity >= 1)) throw new RangeError(`capacity must be a positive integer (got ${opts.capacity})`);
@@ -122,9 +129,22 @@ export class LocalRunner implements TrialRunner {
     this.env = opts.env ?? process.env;
     this.extraArgs = opts.extraArgs ?? (this.env[TRAIN_ARGS_ENV] ?? '').split(/\s+/).filter((a) => a !== '');
     this.onNote = opts.onNote;
+    this.freeGpus = [...(opts.gpuSlots ?? [])];
+    if (opts.gpuSlots !== undefined && opts.gpuSlots.length < this.capacity) {
+      throw new RangeError(`${opts.gpuSlots.length} GPU slots for ${this.capacity} trials at once`);
+    }
   }
 
   async run(req: TrialRequest): Promise<TrialOutcome> {
+    const gpu = this.freeGpus.shift();
+    try {
+      return await this.runOn(req, gpu);
+    } finally {
+      if (gpu !== undefined) this.freeGpus.push(gpu);
+    }
+  }
+
+  private async runOn(req: TrialRequest, gpu: number | undefined): Promise<TrialOutcome> {
     let forceRestart = false;
     let last: { mode: Mode; exit: ChildExit } | undefined;
     for (let round = 0; round < 20; round++) {
@@ -153,7 +173,7 @@ export class LocalRunner implements TrialRunner {
         mode = existsSync(req.out) ? 'force' : 'fresh';
       }
       if (mode === 'resume') this.onNote?.(req, `resuming the interrupted run in ${staging}`);
-      const exit = await this.spawnTrain(req, mode);
+      const exit = await this.spawnTrain(req, mode, gpu);
       last = { mode, exit };
       if (exit.code === 2) {
         // Someone else holds the folder (an orphan that got there first, or one not yet reaped): wait and look again.
@@ -195,28 +215,30 @@ export class LocalRunner implements TrialRunner {
     }
   }
 
-  private trainArgs(req: TrialRequest, mode: Mode): string[] {
-    if (mode === 'resume') return ['train', '--resume', req.out];
+  private trainArgs(req: TrialRequest, mode: Mode, gpu: number | undefined): string[] {
+    const device = gpu === undefined ? [] : ['--device', 'cuda'];
+    if (mode === 'resume') return ['train', '--resume', req.out, ...device];
     return [
       'train', req.config, '--dataset', req.dataset, '--out', req.out,
       '--max-minutes', String(req.maxMinutes), '--seed', String(req.seed), '--threads', String(req.threads),
-      ...(mode === 'force' ? ['--force'] : []), ...this.extraArgs,
+      ...device, ...(mode === 'force' ? ['--force'] : []), ...this.extraArgs,
     ];
   }
 
-  private spawnTrain(req: TrialRequest, mode: Mode): Promise<ChildExit> {
-    const args = this.trainArgs(req, mode);
+  private spawnTrain(req: TrialRequest, mode: Mode, gpu: number | undefined): Promise<ChildExit> {
+    const args = this.trainArgs(req, mode, gpu);
     mkdirSync(dirname(req.log), { recursive: true });
     const fd = openSync(req.log, 'a');
     const from = statSync(req.log).size;
-    writeSync(fd, `--- node ${req.node}, attempt ${req.attempt} (${mode}), ${new Date().toISOString()}: inrscape ${args.join(' ')}\n`);
+    const onGpu = gpu === undefined ? '' : `CUDA_VISIBLE_DEVICES=${gpu} `;
+    writeSync(fd, `--- node ${req.node}, attempt ${req.attempt} (${mode}), ${new Date().toISOString()}: ${onGpu}inrscape ${args.join(' ')}\n`);
     const start = from;
     return new Promise<ChildExit>((resolvePromise) => {
       let child: ChildProcess;
       try {
         child = spawn(process.execPath, [this.bin, ...args], {
           stdio: ['ignore', fd, fd],
-          env: { ...this.env, [PARENT_PID_ENV]: String(process.pid) },
+          env: { ...this.env, [PARENT_PID_ENV]: String(process.pid), ...(gpu === undefined ? {} : { CUDA_VISIBLE_DEVICES: String(gpu) }) },
         });
       } catch (err) {
         closeSync(fd);

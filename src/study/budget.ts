@@ -97,6 +97,24 @@ export function cpuPresetSpace(dataset: DatasetConfig, space: SearchSpaceOverrid
  */
 export const CPU_ENGINE_FLOPS_PER_THREAD = 4e10;
 
-export function enginePriorFlopsPerSecond(threads: number): number {
+/**
+ * Torch on the CPU (eager PyTorch kernels): about a quarter of the native
+ * engine's rate on the same cores (docs/performance.md, training table).
+ */
+export const TORCH_CPU_FLOPS_PER_THREAD = 1e10;
+
+/**
+ * Torch on one CUDA GPU, per GPU: a guess of a quarter of an A100's fp32
+ * peak (19.5 TFLOP/s), shared by the trials on it. Taken low on purpose, like
+ * the CPU prior: a first batch that ends early costs less than one stopped by
+ * the budget; the fit on the study's own trials replaces it at once.
+ */
+export const CUDA_FLOPS_PER_GPU = 5e12;
+
+/** The prior rate of one trial for the engine it runs on: the CPU figure never stands for a GPU. */
+export function enginePriorFlopsPerSecond(threads: number, kind: 'cpu' | 'torch-cpu' | 'torch-mps' | 'torch-cuda' = 'cpu', trialsPerDevice = 1): number {
+  if (kind === 'torch-cuda') return CUDA_FLOPS_PER_GPU / Math.max(1, trialsPerDevice);
+  if (kind === 'torch-mps') return CUDA_FLOPS_PER_GPU / 5;
+  if (kind === 'torch-cpu') return TORCH_CPU_FLOPS_PER_THREAD * Math.max(1, threads);
   return CPU_ENGINE_FLOPS_PER_THREAD * Math.max(1, threads);
 }
