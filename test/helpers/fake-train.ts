@@ -10,6 +10,9 @@
  *   exit3    prints a message and exits 3
  *   noresult exits 0 without a folder
  *   args     writes its argv into FAKE_TRAIN_ARGS_FILE, then behaves as ok
+ *
+ * With FAKE_TRAIN_GPU_FILE set it also appends {out, gpu, start, end}: the
+ * CUDA_VISIBLE_DEVICES it was given and when it ran (it takes FAKE_TRAIN_MS).
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,6 +53,12 @@ function folder(status: 'ok' | 'failed', timeLimited = false): void {
 }
 
 process.stderr.write(`fake train ${mode}\n`);
+if (process.env.FAKE_TRAIN_GPU_FILE) {
+  const start = Date.now();
+  const ms = Number(process.env.FAKE_TRAIN_MS ?? 0);
+  while (Date.now() - start < ms) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+  appendFileSync(process.env.FAKE_TRAIN_GPU_FILE, JSON.stringify({ out, gpu: process.env.CUDA_VISIBLE_DEVICES ?? null, start, end: Date.now() }) + '\n');
+}
 switch (mode) {
   case 'ok':
   case 'args':
