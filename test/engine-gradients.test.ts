@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initParameters, parameterTensors, sirenSpec } from '../src/inr/spec.js';
-import { ReferenceModel } from './reference/siren.js';
+import { ReferenceModel, finiteDifferences } from './reference/siren.js';
 import { availableIsas, frameBatch, gradientsByAdam, maxDiff, openCpu } from './helpers/siren.js';
 
 // A tiny network: every weight and bias can be checked one by one.
@@ -10,26 +10,7 @@ const points = 16;
 const params = initParameters(spec, 11);
 const { series, ids, inputs, targets } = frameBatch(points, 12);
 
-/** d loss / d parameter by float64 central differences on the reference model. */
-function finiteDifferences(): Float64Array[] {
-  const ref = new ReferenceModel(spec, params);
-  const h = 1e-6;
-  return ref.params.map((p) => {
-    const g = new Float64Array(p.length);
-    for (let i = 0; i < p.length; i++) {
-      const keep = p[i];
-      p[i] = keep + h;
-      const up = ref.lossAndGrads(inputs, targets, points).loss;
-      p[i] = keep - h;
-      const down = ref.lossAndGrads(inputs, targets, points).loss;
-      p[i] = keep;
-      g[i] = (up - down) / (2 * h);
-    }
-    return g;
-  });
-}
-
-const fd = finiteDifferences();
+const fd = finiteDifferences(spec, params, { inputs, targets, points });
 
 test('the float64 reference gradients agree with finite differences (the yardstick itself)', () => {
   const { grads } = new ReferenceModel(spec, params).lossAndGrads(inputs, targets, points);

@@ -10,7 +10,7 @@ import { CpuEngine, TorchEngine } from '../src/inr/engines/index.js';
 import { initParameters, parameterTensors, sirenSpec } from '../src/inr/spec.js';
 import { train, type TrainState } from '../src/inr/train.js';
 import { UserError } from '../src/util/errors.js';
-import { ReferenceModel } from './reference/siren.js';
+import { ReferenceModel, finiteDifferences } from './reference/siren.js';
 import { UNIT_SCALING, frameBatch, gradientsByAdam, maxDiff } from './helpers/siren.js';
 import { TEST_PYTHON, noCuda, noTorch } from './helpers/torch.js';
 import { makeTinyDataset } from './helpers/train.js';
@@ -97,16 +97,7 @@ test('torch gradients match float64 finite differences, read back through Adam',
   const params = initParameters(spec, 11);
   const { series: s, ids, inputs, targets } = frameBatch(points, 12);
   const ref = new ReferenceModel(spec, params);
-  const h = 1e-6;
-  const fd = ref.params.map((p) => Float64Array.from(p, (_, i) => {
-    const keep = p[i];
-    p[i] = keep + h;
-    const up = ref.lossAndGrads(inputs, targets, points).loss;
-    p[i] = keep - h;
-    const down = ref.lossAndGrads(inputs, targets, points).loss;
-    p[i] = keep;
-    return (up - down) / (2 * h);
-  }));
+  const fd = finiteDifferences(spec, params, { inputs, targets, points });
   await using(await torchOn('cpu'), async (engine) => {
     const model = await engine.open(spec, params, { series: s, scaling: UNIT_SCALING(s.frames), batch: 1, adam: REFERENCE_ADAM });
     const { loss, grads } = await gradientsByAdam(model, ids);

@@ -153,3 +153,23 @@ export class ReferenceModel implements StepModel {
     this.v = s.v.map((a) => Float64Array.from(a));
   }
 }
+
+/** d loss / d parameter by float64 central differences on the reference model: the yardstick of every engine's gradients. */
+export function finiteDifferences(spec: SirenSpec, params: Float32Array[], batch: { inputs: Float32Array; targets: Float32Array; points: number }): Float64Array[] {
+  const ref = new ReferenceModel(spec, params);
+  const h = 1e-6;
+  const loss = (): number => ref.lossAndGrads(batch.inputs, batch.targets, batch.points).loss;
+  return ref.params.map((p) => {
+    const g = new Float64Array(p.length);
+    for (let i = 0; i < p.length; i++) {
+      const keep = p[i];
+      p[i] = keep + h;
+      const up = loss();
+      p[i] = keep - h;
+      const down = loss();
+      p[i] = keep;
+      g[i] = (up - down) / (2 * h);
+    }
+    return g;
+  });
+}
