@@ -19,7 +19,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CellSeries } from '../src/data/series.js';
-import { FrameSampler } from '../src/inr/batches.js';
+import { FrameSampler, assembleInputs } from '../src/inr/batches.js';
 import { REFERENCE_ADAM } from '../src/inr/engine.js';
 import { CpuEngine } from '../src/inr/engines/index.js';
 import { cosineLr } from '../src/inr/schedule.js';
@@ -180,9 +180,22 @@ for (const { hidden, steps, torchSteps } of shapes) {
   );
 }
 
+// What the trainer did in JavaScript before every step until chunks moved it
+// into the engine: draw the frames, assemble (t, x, y, z) and the targets.
+const jsSeries = syntheticSeries(FRAMES, CELLS);
+const jsSampler = new FrameSampler(FRAMES, BATCH), jsRng = new Rng(3);
+const jsIds = new Int32Array(BATCH), jsX = new Float32Array(POINTS * 4), jsY = new Float32Array(POINTS * 3);
+const jsRounds = 2000;
+const j0 = performance.now();
+for (let i = 0; i < jsRounds; i++) {
+  jsSampler.sample(jsRng, jsIds);
+  assembleInputs(jsSeries, jsIds, BATCH, { frames: FRAMES, tPeriod: 1, xyPeriod: 1 }, jsX, jsY);
+}
+const jsUs = ((performance.now() - j0) * 1000) / jsRounds;
+console.log(`\nper-step JavaScript work the engine now does in C++ (frames drawn stay in JavaScript): ${f1(jsUs)} us per step of ${POINTS} points`);
 const single = await trainSpeed(128, shapes[0].steps, 1);
 const chunked = await trainSpeed(128, shapes[0].steps, CHUNK);
-console.log(`\nhidden 128: one step per engine call ${f2(single)} steps/s, ${CHUNK} per call ${f2(chunked)} steps/s: a call costs ${f1(Math.max(0, 1e6 / single - 1e6 / chunked))} us per step`);
+console.log(`hidden 128: one step per engine call ${f2(single)} steps/s, ${CHUNK} per call ${f2(chunked)} steps/s: a call costs ${f1(Math.max(0, 1e6 / single - 1e6 / chunked))} us per step`);
 
 const points = evalFrames * CELLS;
 const ours = await evalSpeed(evalFrames);
