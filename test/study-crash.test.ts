@@ -72,11 +72,35 @@ function trialRecord(state: StudyState): unknown[] {
   }));
 }
 
+/** The uninterrupted study every interrupted one must end like (run once, shared by the tests). */
+const reference = join(root, 'reference');
+let straightRun: Promise<StudyState> | undefined;
+function uninterrupted(): Promise<StudyState> {
+  straightRun ??= (async () => {
+    const straight = startCli(['study', 'run', config, '--dir', reference, '--threads', '1'], { env });
+    assert.equal((await straight.done).code, 0, straight.stderr());
+    return checkStudyFolder(reference);
+  })();
+  return straightRun;
+}
+
+/** The same trials, files and predictions as the uninterrupted study. */
+function assertSameEnd(dir: string, got: StudyState, want: StudyState): void {
+  assert.deepEqual(trialRecord(got), trialRecord(want), 'the same trials with the same results');
+  const wantFiles = renderFiles(want);
+  const gotFiles = renderFiles(got);
+  assert.deepEqual([...gotFiles.keys()].sort(), [...wantFiles.keys()].sort());
+  for (const [rel, text] of gotFiles) assert.equal(timeless(text), timeless(wantFiles.get(rel)!), `${rel} matches the uninterrupted study's`);
+  for (const n of got.nodes) {
+    assert.equal(readFileSync(join(dir, configFile(n.id, n.slot)), 'utf8'), readFileSync(join(reference, configFile(n.id, n.slot)), 'utf8'));
+    // The predictions are the uninterrupted run's, bit for bit, resumed or not.
+    const pred = (d: string) => readFileSync(join(d, runDir(n.id, n.slot), 'pred_velocity.npy'));
+    assert.ok(pred(dir).equals(pred(reference)), `node ${n.id}: the same predictions`);
+  }
+}
+
 test('kill -9 at any moment, then study resume: no result lost or doubled, killed trials re-run with their config and seed, the same end', async () => {
-  const reference = join(root, 'reference');
-  const straight = startCli(['study', 'run', config, '--dir', reference, '--threads', '1'], { env });
-  assert.equal((await straight.done).code, 0, straight.stderr());
-  const want = checkStudyFolder(reference);
+  const want = await uninterrupted();
 
   const dir = join(root, 'killed');
   const killed: string[] = [];
@@ -109,7 +133,6 @@ test('kill -9 at any moment, then study resume: no result lost or doubled, kille
   assert.deepEqual(processesMentioning(dir), [], 'no trial process is left');
 
   const got = checkStudyFolder(dir);
-  assert.deepEqual(trialRecord(got), trialRecord(want), 'the same trials with the same results');
   // Killed trials ran again as attempt 2 (or later), with the same config and seed: their run folders say so.
   const rerun = got.nodes.filter((n) => n.attempts > 1);
   assert.ok(rerun.length >= 2, `some trials were interrupted (${rerun.map((n) => n.id).join(', ')})`);
@@ -117,16 +140,28 @@ test('kill -9 at any moment, then study resume: no result lost or doubled, kille
     const log = readFileSync(join(dir, `${runDir(n.id, n.slot)}.log`), 'utf8');
     assert.match(log, new RegExp(`--- node ${n.id}, attempt ${n.attempts} `), `node ${n.id}'s log has its last attempt`);
   }
-  const wantFiles = renderFiles(want);
-  const gotFiles = renderFiles(got);
-  assert.deepEqual([...gotFiles.keys()].sort(), [...wantFiles.keys()].sort());
-  for (const [rel, text] of gotFiles) assert.equal(timeless(text), timeless(wantFiles.get(rel)!), `${rel} matches the uninterrupted study's`);
-  for (const n of got.nodes) {
-    assert.equal(readFileSync(join(dir, configFile(n.id, n.slot)), 'utf8'), readFileSync(join(reference, configFile(n.id, n.slot)), 'utf8'));
-    // The predictions are the uninterrupted run's, bit for bit, resumed or not.
-    const pred = (d: string) => readFileSync(join(d, runDir(n.id, n.slot), 'pred_velocity.npy'));
-    assert.ok(pred(dir).equals(pred(reference)), `node ${n.id}: the same predictions`);
-  }
+  assertSameEnd(dir, got, want);
+});
+
+test('a trial child killed with SIGKILL while its study runs: the attempt is lost, it re-runs from its checkpoint with the same seed, the same end', async () => {
+  const want = await uninterrupted();
+  const dir = join(root, 'trial-killed');
+  const cli = startCli(['study', 'run', config, '--dir', dir, '--threads', '1'], { env });
+  await waitFor('a trial to train past a checkpoint', () => trainingWithCheckpoint(dir));
+  const trial = processesMentioning(join(dir, 'config')).filter((p) => p !== cli.child.pid);
+  assert.ok(trial.length >= 1, 'a trial child runs');
+  process.kill(trial[0], 'SIGKILL');
+  const end = await cli.done;
+  assert.equal(end.code, 0, cli.stderr());
+  const events = journalEvents(dir);
+  const lost = events.filter((e) => e.type === 'trial_lost') as unknown as { node: number; attempt: number; reason: string }[];
+  assert.equal(lost.length, 1);
+  assert.match(lost[0].reason, /^inrscape train was killed by SIGKILL/);
+  const got = checkStudyFolder(dir);
+  const node = got.nodes[lost[0].node - 1];
+  assert.equal(node.attempts, 2);
+  assert.match(readFileSync(join(dir, `${runDir(node.id, node.slot)}.log`), 'utf8'), /attempt 2 \(resume\)/);
+  assertSameEnd(dir, got, want);
 });
 
 test('Ctrl-C (SIGINT): the study stops its trials, releases the lock, says how to resume, and resumes', async () => {

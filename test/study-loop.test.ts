@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { CPU_PRESET_STEP_RANGE, resolveTrialMinutes } from '../src/study/budget.
 import { studyCreatedEvent } from '../src/study/create.js';
 import { drainInbox, readInbox, writeInboxRequest } from '../src/study/inbox.js';
 import { journalPath, readJournal, type EnqueuedEvent, type JournalEntry } from '../src/study/journal.js';
-import { acquireStudyLock, lockPath } from '../src/study/lock.js';
+import { LOCK_STALE_S, acquireStudyLock, lockPath } from '../src/study/lock.js';
 import { createStudy, openStudy, runLoop } from '../src/study/loop.js';
 import { renderFiles } from '../src/study/render/index.js';
 import { simulateStudy, type Objective } from '../src/study/simulate.js';
@@ -168,12 +168,22 @@ test('the study lock: one process at a time, a clear message, stale locks are ta
   assert.equal(JSON.parse(readFileSync(lockPath(dir), 'utf8')).pid, process.pid);
   taken.release();
 
-  // A torn lock file is stale too; a lock from another host cannot be checked and is refused.
+  // A pid that lives but belongs to another process now (another start time: reused) is stale.
+  writeFileSync(lockPath(dir), JSON.stringify({ pid: process.ppid, host: hostname(), proc_start: 'another-boot:1', started_at: 'then', command: 'x' }));
+  acquireStudyLock(dir, 'test').release();
+
+  // A torn lock file is stale too.
   writeFileSync(lockPath(dir), '{"pid": 12');
   acquireStudyLock(dir, 'test').release();
+  // Another host's lock cannot be checked by pid: it counts while its holder keeps touching it, and no longer.
   writeFileSync(lockPath(dir), JSON.stringify({ pid: 1, host: 'elsewhere', started_at: 'then', command: 'x' }));
-  assert.throws(() => acquireStudyLock(dir, 'test'), /being run by pid 1 on host elsewhere \(since then\); if that process is gone, remove/);
+  assert.throws(() => acquireStudyLock(dir, 'test'), /being run by pid 1 on host elsewhere \(since then\); its lock was touched 0 s ago and is taken over once untouched for 120 s$/);
   assert.deepEqual(readdirSync(dir), ['lock'], 'no stale-lock leftovers');
+  const old = new Date(Date.now() - (LOCK_STALE_S + 5) * 1000);
+  utimesSync(lockPath(dir), old, old);
+  const over = acquireStudyLock(dir, 'test');
+  assert.equal(JSON.parse(readFileSync(lockPath(dir), 'utf8')).host, hostname());
+  over.release();
 });
 
 test('the inbox: requests become enqueued events once, even when the study dies in between', (t) => {
@@ -233,7 +243,7 @@ function fakeRunner(mode: string, inr: InrConfig, extra: NodeJS.ProcessEnv = {},
   });
 }
 
-test('the local runner maps exits to outcomes: finished, failed with the reason, crashes named by exit code or signal', async (t) => {
+test('the local runner maps exit codes and run folders to outcomes: finished, failed with the reason, lost when killed, failed on an unknown code', async (t) => {
   const inr = parseConfig('').config.inr;
   const cases: [string, (o: TrialOutcome) => void][] = [
     ['ok', (o) => {
@@ -245,8 +255,8 @@ test('the local runner maps exits to outcomes: finished, failed with the reason,
     }],
     ['limited', (o) => assert.deepEqual(o.status === 'finished' && [o.metrics.time_limited, o.metrics.steps_done], [true, 60])],
     ['failed', (o) => assert.deepEqual(o, { status: 'failed', reason: 'loss is NaN at step 17', training_time_min: 4.5 / 60, runFolder: true })],
-    ['crash', (o) => assert.deepEqual(o, { status: 'failed', reason: 'inrscape train was killed by SIGKILL: about to crash', runFolder: false })],
-    ['exit3', (o) => assert.deepEqual(o, { status: 'failed', reason: 'inrscape train exited with code 3: something odd happened', runFolder: false })],
+    ['crash', (o) => assert.deepEqual(o, { status: 'lost', reason: 'inrscape train was killed by SIGKILL: about to crash' })],
+    ['exit7', (o) => assert.deepEqual(o, { status: 'failed', reason: 'inrscape train exited with code 7: inrscape: something odd happened', runFolder: false })],
     ['noresult', (o) => assert.match(o.status === 'failed' ? o.reason : '', /exited 0 but wrote no results\.log/)],
   ];
   for (const [mode, check] of cases) {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { partialDir } from '../src/inr/run-folder.js';
 import { readRunRecord } from '../src/inr/run.js';
+import { readTrialStatus } from '../src/exec/trial-files.js';
 import { workerScript } from '../src/inr/engines/torch-worker.js';
 import { BIN, runCli } from './helpers/cli.js';
 import { TEST_PYTHON, hasCuda, noTorch } from './helpers/torch.js';
@@ -39,7 +40,7 @@ test('train --engine torch writes the same run folder as the cpu engine, with th
   const r = runCli(['train', cfg, '--out', out, ...torchArgs]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /torch \(.*, fp32/);
-  assert.deepEqual(readdirSync(out).sort(), ['config.yaml', 'frame_mse.npy', 'model.safetensors', 'pred_velocity.npy', 'results.log', 'run.json']);
+  assert.deepEqual(readdirSync(out).sort(), ['config.yaml', 'frame_mse.npy', 'model.safetensors', 'pred_velocity.npy', 'progress.jsonl', 'results.log', 'run.json', 'trial-status.json']);
   const run = readRunRecord(out);
   const engine = run.engine as Record<string, unknown>;
   assert.equal(engine.name, 'torch');
@@ -128,7 +129,7 @@ function children(pid: number): number[] {
   }
 }
 
-test('a worker killed with SIGKILL mid-run: exit 1 with its status and stderr; --resume continues from the last checkpoint', { skip: noTorch }, async () => {
+test('a worker killed with SIGKILL mid-run: exit 4 (resumable) with its status and stderr; --resume continues from the last checkpoint', { skip: noTorch }, async () => {
   const cfg = writeConfig('killed', { inr_total_steps: 4000, inr_learning_rate: 1e-4 });
   const out = join(root, 'run-killed');
   const child = spawn(process.execPath, [BIN, 'train', cfg, '--out', out, ...torchArgs, '--checkpoint-steps', '100'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -144,7 +145,8 @@ test('a worker killed with SIGKILL mid-run: exit 1 with its status and stderr; -
   const workers = children(child.pid!);
   assert.equal(workers.length, 1, `one worker process under inrscape train (${workers.join(', ')})`);
   process.kill(workers[0], 'SIGKILL');
-  assert.equal(await exited, 1, stderr);
+  assert.equal(await exited, 4, stderr);
+  assert.deepEqual([readTrialStatus(partialDir(out))?.state, readTrialStatus(partialDir(out))?.exit_code], ['stopped', 4]);
   assert.match(stderr, new RegExp(`inrscape: the torch worker \\(pid ${workers[0]}\\) ended \\(killed by SIGKILL\\)`));
   assert.match(stderr, /continue with 'inrscape train --resume .*run-killed'/);
   assert.equal(existsSync(out), false, 'no half-written run folder');

@@ -13,6 +13,8 @@ import { loadModel } from '../src/inr/safetensors.js';
 import { partialDir } from '../src/inr/run-folder.js';
 import { readRunRecord } from '../src/inr/run.js';
 import { BIN, runCli } from './helpers/cli.js';
+import { readTrialStatus } from '../src/exec/trial-files.js';
+import { hostname } from 'node:os';
 import { editedDataset, makeTinyDataset } from './helpers/train.js';
 
 // `inrscape train` as a user runs it: a child process on the native cpu engine.
@@ -40,11 +42,18 @@ test('inrscape train writes a run folder and prints a summary', () => {
   assert.match(r.stdout, /^final_r2 \d\.\d{6} \(r2_cod -?\d\.\d{6}\)  final_mse \d\.\d{6}e-\d\d  slope -?\d\.\d{4}\n/);
   assert.match(r.stdout, /run folder: .*run-ok\n$/);
   assert.equal(r.stderr.includes('\r'), false, 'no progress redraws when stderr is not a terminal');
-  assert.deepEqual(readdirSync(out).sort(), ['config.yaml', 'frame_mse.npy', 'model.safetensors', 'pred_velocity.npy', 'results.log', 'run.json']);
+  assert.deepEqual(readdirSync(out).sort(), ['config.yaml', 'frame_mse.npy', 'model.safetensors', 'pred_velocity.npy', 'progress.jsonl', 'results.log', 'run.json', 'trial-status.json']);
   const log = parseResultsLog(readFileSync(join(out, 'results.log'), 'utf8'));
   assert.equal(log.status, 'ok');
   assert.equal(log.total_steps, 30);
   assert.equal(readRunRecord(out).seed, 2);
+  // The trial protocol: the status file says how it ended, the progress file has a heartbeat and every evaluation.
+  const status = readTrialStatus(out)!;
+  assert.deepEqual([status.state, status.exit_code, status.steps_done, status.total_steps, status.host], ['done', 0, 30, 30, hostname()]);
+  assert.match(status.proc_start ?? '', /^[\w-]+:\d+$/);
+  const progress = readFileSync(join(out, 'progress.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step: number });
+  assert.deepEqual(progress.filter((p) => p.kind === 'evaluation').map((p) => p.step), [3, 6, 9, 12, 15, 18, 21, 24, 27]);
+  assert.ok(progress.filter((p) => p.kind === 'heartbeat').length >= 2, 'a heartbeat at the start and at the end');
   // Not on a terminal, progress is one line per evaluation (every tenth of the run).
   assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('step ')).length, 9);
 });
@@ -99,7 +108,8 @@ test('--max-minutes stops training, evaluates, and results say time_limited', ()
   const cfg = writeConfig('limited', { inr_total_steps: 1000000 });
   const out = join(root, 'run-limited');
   const r = runCli(['train', cfg, '--out', out, '--max-minutes', '0.002'], { env });
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.status, 3, `exit 3: done early, the budget reached. ${r.stderr}`);
+  assert.equal(readTrialStatus(out)?.state, 'budget');
   assert.match(r.stdout, /stopped by --max-minutes \(time_limited\)/);
   assert.match(readFileSync(join(out, 'results.log'), 'utf8'), /\ntime_limited: True\n$/);
 });

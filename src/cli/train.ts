@@ -5,6 +5,10 @@ import { checkBatchAgainstFrames } from '../config/inr.js';
 import { loadDataset } from '../data/dataset.js';
 import { resolveDataset } from '../data/resolve.js';
 import { readRunSpec, resumeRun, startRun, type RunOutcome } from '../inr/run.js';
+import { RunFolderBusy, partialDir } from '../inr/run-folder.js';
+import type { TrainProgress } from '../inr/train.js';
+import { HEARTBEAT_SECONDS, TRIAL_EXIT, TrialReporter } from '../exec/trial-files.js';
+import { existsSync } from 'node:fs';
 import { PARENT_PID_ENV, parentGone } from '../exec/process.js';
 import { UserError } from '../util/errors.js';
 import { pyExp, pyFixed } from '../util/pyformat.js';
@@ -52,8 +56,6 @@ export function registerTrain(program: Command): void {
       const threads = optionalInt('--threads', flags.threads, 1);
       const maxMinutes = optionalPositive('--max-minutes', flags.maxMinutes);
       const tty = process.stderr.isTTY === true;
-      const bar = trainProgressBar(process.stderr);
-      const stop = stopSignals();
       let outcome: RunOutcome;
       if (flags.resume !== undefined) {
         for (const [given, what] of [[configPath, 'a config'], [flags.dataset, '--dataset'], [flags.out, '--out']] as const) {
@@ -70,13 +72,8 @@ export function registerTrain(program: Command): void {
         }
         const engine = await loadEngine(settings, threads ?? spec.threads, flags);
         process.stderr.write(`resuming ${flags.resume} (${describe(engine)})\n`);
-        try {
-          outcome = await resumeRun({ out: flags.resume, engine, maxMinutes, onProgress: bar.onProgress, signal: stop.signal });
-        } finally {
-          bar.finish();
-          stop.dispose();
-          await engine.close();
-        }
+        const out = resolve(flags.resume);
+        outcome = await reported(out, engine, (onProgress, signal) => resumeRun({ out, engine, maxMinutes, onProgress, signal }));
       } else {
         if (configPath === undefined) throw new UserError('give a config file, or --resume <run-dir>');
         const seed = optionalInt('--seed', flags.seed, 0, 2 ** 32 - 1) ?? 0;
@@ -100,21 +97,68 @@ export function registerTrain(program: Command): void {
             `(${dataset.meta.frames} frames x ${dataset.meta.cells} cells), ${inr.inr_total_steps} steps of ${inr.inr_batch_size} frames, ` +
             `seed ${seed}, ${describe(engine)}\n`,
         );
-        try {
-          outcome = await startRun({
-            config, configPath, dataset, out, seed, engine, maxMinutes, force: flags.force === true, writeGt: flags.writeGt === true,
-            checkpointMinutes, checkpointEverySteps: checkpointSteps, onProgress: bar.onProgress, signal: stop.signal,
-          });
-        } finally {
-          bar.finish();
-          stop.dispose();
-          await engine.close();
-        }
+        outcome = await reported(out, engine, (onProgress, signal) => startRun({
+          config, configPath, dataset, out, seed, engine, maxMinutes, force: flags.force === true, writeGt: flags.writeGt === true,
+          checkpointMinutes, checkpointEverySteps: checkpointSteps, onProgress, signal,
+        }));
       }
-      report(outcome, stop.reason());
-      if (outcome.status === 'interrupted' && outcome.exitCode === 0) throw new CommandExit(stop.exitCode());
-      if (outcome.exitCode !== 0) throw new CommandExit(outcome.exitCode);
+      if (outcome.exitCode !== TRIAL_EXIT.done) throw new CommandExit(outcome.exitCode);
     });
+}
+
+/**
+ * A run with everything around it that a person or a study watches: the
+ * progress bar, the stop signals, the trial protocol's status and progress
+ * files (heartbeats every HEARTBEAT_SECONDS, each evaluation), the summary,
+ * and the trial exit code (src/exec/trial-files.ts) in `exitCode`.
+ */
+async function reported(
+  out: string, engine: Engine, run: (onProgress: (p: TrainProgress) => void, signal: AbortSignal) => Promise<RunOutcome>,
+): Promise<RunOutcome> {
+  const bar = trainProgressBar(process.stderr);
+  const stop = stopSignals();
+  // Files go to the staging folder while it exists, then to the committed folder.
+  const reporter = new TrialReporter(() => (existsSync(partialDir(out)) ? partialDir(out) : out), 0);
+  let last: TrainProgress | undefined;
+  const beat = (): void => {
+    if (last) reporter.heartbeat(last.step, last.loss, last.elapsedS);
+  };
+  const timer = setInterval(beat, HEARTBEAT_SECONDS * 1000);
+  timer.unref();
+  const onProgress = (p: TrainProgress): void => {
+    const first = last === undefined;
+    last = p;
+    if (first) {
+      reporter.update({ state: 'training', steps_done: p.step, total_steps: p.totalSteps });
+      beat();
+    }
+    if (p.phase === 'final-evaluation') reporter.update({ state: 'evaluating', steps_done: p.step });
+    else if (p.evaluation && p.phase === 'step') {
+      reporter.update({ steps_done: p.step });
+      reporter.evaluation(p.evaluation);
+    }
+    bar.onProgress(p);
+  };
+  let outcome: RunOutcome;
+  try {
+    outcome = await run(onProgress, stop.signal);
+  } catch (err) {
+    if (err instanceof RunFolderBusy) throw new CommandExit(TRIAL_EXIT.busy, err.message);
+    throw err;
+  } finally {
+    clearInterval(timer);
+    bar.finish();
+    stop.dispose();
+    await engine.close();
+  }
+  beat();
+  const code = outcome.status === 'ok' ? (outcome.train?.timeLimited ? TRIAL_EXIT.budget : TRIAL_EXIT.done)
+    : outcome.status === 'failed' ? TRIAL_EXIT.failed : TRIAL_EXIT.stopped;
+  const state = code === TRIAL_EXIT.done ? 'done' : code === TRIAL_EXIT.budget ? 'budget' : code === TRIAL_EXIT.failed ? 'failed' : 'stopped';
+  const reason = outcome.reason ?? stop.reason();
+  reporter.update({ state, steps_done: outcome.train?.stepsDone ?? last?.step ?? 0, exit_code: code, ...(reason !== undefined ? { exit_reason: reason } : {}) });
+  report(outcome, reason);
+  return { ...outcome, exitCode: code };
 }
 
 /**
@@ -124,31 +168,28 @@ export function registerTrain(program: Command): void {
  * (within about a second) and leaves its staging folder for --resume.
  * The parent is looked at four times a second.
  */
-function stopSignals(): { signal: AbortSignal; reason: () => string | undefined; exitCode: () => number; dispose: () => void } {
+function stopSignals(): { signal: AbortSignal; reason: () => string | undefined; dispose: () => void } {
   const ctl = new AbortController();
   let reason: string | undefined;
-  let code = 1;
-  const abort = (why: string, exit: number): void => {
+  const abort = (why: string): void => {
     if (ctl.signal.aborted) return;
     reason = why;
-    code = exit;
     ctl.abort();
   };
-  const onInt = (): void => abort('interrupted (SIGINT)', 130);
-  const onTerm = (): void => abort('terminated (SIGTERM)', 143);
+  const onInt = (): void => abort('interrupted (SIGINT)');
+  const onTerm = (): void => abort('terminated (SIGTERM)');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   const parent = Number(process.env[PARENT_PID_ENV]);
   const timer = Number.isSafeInteger(parent) && parent > 0
     ? setInterval(() => {
-      if (parentGone(parent)) abort(`the study that started this trial (pid ${parent}) is gone; the resumed study continues this run`, 1);
+      if (parentGone(parent)) abort(`the study that started this trial (pid ${parent}) is gone; the resumed study continues this run`);
     }, 250)
     : undefined;
   timer?.unref();
   return {
     signal: ctl.signal,
     reason: () => reason,
-    exitCode: () => code,
     dispose: () => {
       if (timer) clearInterval(timer);
       process.off('SIGINT', onInt);

@@ -32,7 +32,8 @@ import { PARENT_PID_ENV, pidAlive, sleep, waitForExit } from './process.js';
 
 export { PARENT_PID_ENV } from './process.js';
 import { folderMatches, folderOutcome, stagingMatches } from './run-folder.js';
-import type { TrialOutcome, TrialRequest, TrialRunner } from './runner.js';
+import type { TrialHooks, TrialOutcome, TrialRequest, TrialRunner } from './runner.js';
+import { ProgressTail, TRIAL_EXIT, TRIAL_PROGRESS_FILE } from './trial-files.js';
 
 /** Extra `inrscape train` flags for every fresh trial (space-separated; tests use `--checkpoint-steps N`). */
 export const TRAIN_ARGS_ENV = 'INRSCAPE_STUDY_TRAIN_ARGS';
@@ -51,6 +52,12 @@ export interface LocalRunnerOptions {
   /** What the runner does besides a plain run, in words (waiting for an orphan, resuming). */
   onNote?: (req: TrialRequest, message: string) => void;
   /**
+   * Seconds without a line in a trial's progress file (it writes a heartbeat
+   * every HEARTBEAT_SECONDS) after which the trial counts as hung: its child is
+   * killed and the attempt is lost (re-run from its checkpoint, same seed).
+   */
+  heartbeatTimeoutS?: number;
+  /**
    * GPUs to spread trials over, one entry per trial that may run at once (a
    * GPU listed twice takes two trials). A trial's child sees only its GPU
    * (CUDA_VISIBLE_DEVICES) and trains with `--device cuda`.
@@ -64,6 +71,8 @@ interface ChildExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   error?: Error;
+  /** Why the runner killed it: its heartbeat stopped. */
+  stale?: string;
   /** The child's output of this attempt (the end of it). */
   tail: string;
 }
@@ -100,13 +109,34 @@ function readTail(path: string, from: number, max = 4096): string {
   }
 }
 
-/** The line of a child's output that says most about its end: the last `inrscape:` line, else the last line. */
-export function lastMessage(tail: string): string | undefined {
+/** The last line of a child's output, for people (nothing is decided by it). */
+export function lastLine(tail: string): string | undefined {
   const lines = tail.split(/\r?\n|\r/).map((l) => l.trim()).filter((l) => l !== '');
-  const msg = [...lines].reverse().find((l) => l.startsWith('inrscape:'));
-  const line = msg ?? lines[lines.length - 1];
+  const line = lines[lines.length - 1];
   if (line === undefined) return undefined;
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+/**
+ * A trial writes a heartbeat every 10 s (and a line at every evaluation), even
+ * through a long evaluation, since its engine calls leave its event loop free.
+ * Two minutes of silence, twelve missed beats, is a hang, not a slow step, a
+ * busy disk or a long evaluation, yet costs little against trials of up to an
+ * hour. Optuna's stale-trial check works the same way (its grace period is a
+ * few heartbeat intervals).
+ */
+export const HEARTBEAT_TIMEOUT_S = 120;
+const PROGRESS_POLL_MS = 500;
+/** How long an earlier attempt's orphaned child may take to stop before it is killed. */
+const ORPHAN_WAIT_MS = 60_000;
+
+function killQuietly(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
 }
 
 export class LocalRunner implements TrialRunner {
@@ -119,6 +149,7 @@ export class LocalRunner implements TrialRunner {
   private readonly onNote?: (req: TrialRequest, message: string) => void;
   private readonly children = new Set<ChildProcess>();
   private readonly freeGpus: number[];
+  private readonly heartbeatTimeoutS: number;
 
   constructor(opts: LocalRunnerOptions) {
     if (!(Number.isInteger(opts.capacity) && opts.capacity >= 1)) throw new RangeError(`capacity must be a positive integer (got ${opts.capacity})`);
@@ -130,21 +161,22 @@ export class LocalRunner implements TrialRunner {
     this.extraArgs = opts.extraArgs ?? (this.env[TRAIN_ARGS_ENV] ?? '').split(/\s+/).filter((a) => a !== '');
     this.onNote = opts.onNote;
     this.freeGpus = [...(opts.gpuSlots ?? [])];
+    this.heartbeatTimeoutS = opts.heartbeatTimeoutS ?? HEARTBEAT_TIMEOUT_S;
     if (opts.gpuSlots !== undefined && opts.gpuSlots.length < this.capacity) {
       throw new RangeError(`${opts.gpuSlots.length} GPU slots for ${this.capacity} trials at once`);
     }
   }
 
-  async run(req: TrialRequest): Promise<TrialOutcome> {
+  async run(req: TrialRequest, hooks?: TrialHooks): Promise<TrialOutcome> {
     const gpu = this.freeGpus.shift();
     try {
-      return await this.runOn(req, gpu);
+      return await this.runOn(req, gpu, hooks);
     } finally {
       if (gpu !== undefined) this.freeGpus.push(gpu);
     }
   }
 
-  private async runOn(req: TrialRequest, gpu: number | undefined): Promise<TrialOutcome> {
+  private async runOn(req: TrialRequest, gpu: number | undefined, hooks: TrialHooks | undefined): Promise<TrialOutcome> {
     let forceRestart = false;
     let last: { mode: Mode; exit: ChildExit } | undefined;
     for (let round = 0; round < 20; round++) {
@@ -164,8 +196,13 @@ export class LocalRunner implements TrialRunner {
       if (existsSync(staging)) {
         const holder = readLockPid(staging);
         if (holder !== undefined && holder !== process.pid && pidAlive(holder)) {
+          // An orphan stops within a chunk once it sees its study gone; one that does not is stuck.
           this.onNote?.(req, `waiting for pid ${holder} (an earlier attempt of this trial) to stop`);
-          await waitForExit(holder);
+          if (!(await waitForExit(holder, ORPHAN_WAIT_MS))) {
+            this.onNote?.(req, `pid ${holder} did not stop within ${ORPHAN_WAIT_MS / 1000} s: killing it (its checkpoint stays)`);
+            killQuietly(holder);
+            await waitForExit(holder, ORPHAN_WAIT_MS);
+          }
           continue;
         }
         mode = !forceRestart && existsSync(join(staging, RUN_SPEC_FILE)) && stagingMatches(staging, req) ? 'resume' : 'force';
@@ -173,37 +210,40 @@ export class LocalRunner implements TrialRunner {
         mode = existsSync(req.out) ? 'force' : 'fresh';
       }
       if (mode === 'resume') this.onNote?.(req, `resuming the interrupted run in ${staging}`);
-      const exit = await this.spawnTrain(req, mode, gpu);
+      const exit = await this.spawnTrain(req, mode, gpu, hooks);
       last = { mode, exit };
-      if (exit.code === 2) {
-        // Someone else holds the folder (an orphan that got there first, or one not yet reaped): wait and look again.
-        if (/is being trained by process|is in use by process/.test(exit.tail)) {
-          await sleep(250);
-          continue;
-        }
-        // The interrupted run cannot continue (e.g. a damaged checkpoint): start it over, same seed.
-        if (mode === 'resume') {
-          forceRestart = true;
-          continue;
-        }
+      // Someone else holds the folder (an orphan that got there first, or one not yet reaped): wait and look again.
+      if (exit.code === TRIAL_EXIT.busy) {
+        await sleep(250);
+        continue;
+      }
+      // The interrupted run cannot continue (e.g. a damaged checkpoint): start it over, same seed.
+      if (exit.code === TRIAL_EXIT.userError && mode === 'resume') {
+        forceRestart = true;
+        continue;
       }
       return this.outcome(req, exit);
     }
     return this.outcome(req, last?.exit ?? { code: null, signal: null, tail: '', error: new Error('gave up after repeated attempts') });
   }
 
+  /**
+   * What an attempt came to, from its exit code and its run folder (the
+   * trial protocol, trial-files.ts); its output's last line only goes into
+   * the reason shown to people.
+   */
   private outcome(req: TrialRequest, exit: ChildExit): TrialOutcome {
     const folder = folderOutcome(req.out);
-    if (exit.code === 0 && folder) return folder;
-    if (exit.code === 1 && folder?.status === 'failed') return folder;
-    const msg = lastMessage(exit.tail);
-    let reason: string;
-    if (exit.error) reason = `could not run inrscape train: ${exit.error.message}`;
-    else if (exit.signal) reason = `inrscape train was killed by ${exit.signal}`;
-    else if (exit.code === 0) reason = 'inrscape train exited 0 but wrote no results.log';
-    else reason = `inrscape train exited with code ${exit.code}`;
-    if (msg !== undefined && !exit.error) reason += `: ${msg.replace(/^inrscape:\s*/, '')}`;
-    return { status: 'failed', reason, runFolder: folder !== undefined };
+    const shown = exit.error ? undefined : lastLine(exit.tail);
+    const said = shown !== undefined ? `: ${shown}` : '';
+    if (exit.error) return { status: 'failed', reason: `could not run inrscape train: ${exit.error.message}`, runFolder: folder !== undefined };
+    if (exit.stale) return { status: 'lost', reason: exit.stale };
+    if ((exit.code === TRIAL_EXIT.done || exit.code === TRIAL_EXIT.budget) && folder) return folder;
+    if (exit.code === TRIAL_EXIT.failed && folder?.status === 'failed') return folder;
+    if (exit.signal) return { status: 'lost', reason: `inrscape train was killed by ${exit.signal}${said}` };
+    if (exit.code === TRIAL_EXIT.stopped) return { status: 'lost', reason: `inrscape train stopped before its end${said}` };
+    const reason = exit.code === TRIAL_EXIT.done ? 'inrscape train exited 0 but wrote no results.log' : `inrscape train exited with code ${exit.code}`;
+    return { status: 'failed', reason: reason + said, runFolder: folder !== undefined };
   }
 
   private logLine(req: TrialRequest, line: string): void {
@@ -225,7 +265,7 @@ export class LocalRunner implements TrialRunner {
     ];
   }
 
-  private spawnTrain(req: TrialRequest, mode: Mode, gpu: number | undefined): Promise<ChildExit> {
+  private spawnTrain(req: TrialRequest, mode: Mode, gpu: number | undefined, hooks: TrialHooks | undefined): Promise<ChildExit> {
     const args = this.trainArgs(req, mode, gpu);
     mkdirSync(dirname(req.log), { recursive: true });
     const fd = openSync(req.log, 'a');
@@ -247,12 +287,31 @@ export class LocalRunner implements TrialRunner {
       }
       closeSync(fd);
       this.children.add(child);
+      // The trial's progress file: evaluations to pass on, and its growth as the heartbeat.
+      const stagingFile = join(partialDir(req.out), TRIAL_PROGRESS_FILE), outFile = join(req.out, TRIAL_PROGRESS_FILE);
+      const tail = new ProgressTail(() => (existsSync(stagingFile) ? stagingFile : outFile));
+      tail.poll(); // what an earlier attempt wrote was passed on then
+      let alive = Date.now();
+      let stale: string | undefined;
+      const look = (): void => {
+        const { records, grew } = tail.poll();
+        if (grew) alive = Date.now();
+        for (const r of records) if (r.kind === 'evaluation') hooks?.onEvaluation?.({ step: r.step, r2: r.r2, mse: r.mse, slope: r.slope, time_s: r.time_s });
+        const quiet = (Date.now() - alive) / 1000;
+        if (stale === undefined && quiet > this.heartbeatTimeoutS) {
+          stale = `no heartbeat from inrscape train for ${Math.round(quiet)} s (more than ${this.heartbeatTimeoutS} s): killed it`;
+          killQuietly(child.pid);
+        }
+      };
+      const watch = setInterval(look, PROGRESS_POLL_MS);
       let settled = false;
       const done = (e: Omit<ChildExit, 'tail'>): void => {
         if (settled) return;
         settled = true;
+        clearInterval(watch);
+        look();
         this.children.delete(child);
-        resolvePromise({ ...e, tail: readTail(req.log, start) });
+        resolvePromise({ ...e, ...(stale !== undefined ? { stale } : {}), tail: readTail(req.log, start) });
       };
       child.once('error', (error) => done({ code: null, signal: null, error }));
       child.once('exit', (code, signal) => done({ code, signal }));

@@ -11,8 +11,8 @@ import { parseResultsLog } from '../inr/results-log.js';
 import { CONFIG_FILE, RESULTS_LOG, RUN_SPEC_FILE } from '../inr/run-folder.js';
 import { readRunRecord, type RunRecord } from '../inr/run.js';
 import { parseConfig } from '../config/schema.js';
-import type { TrialMetrics } from '../study/journal.js';
-import type { TrialOutcome } from './runner.js';
+import type { TrialMetrics } from './trial-files.js';
+import type { RunFolderOutcome } from './runner.js';
 
 function readRecord(dir: string): RunRecord | undefined {
   try {
@@ -32,7 +32,7 @@ function trainingSeconds(rec: RunRecord | undefined): number | undefined {
  * readable results.log. Metrics come from run.json at full precision (results.log
  * rounds them), with results.log as the fallback.
  */
-export function folderOutcome(dir: string): TrialOutcome | undefined {
+export function folderOutcome(dir: string): RunFolderOutcome | undefined {
   let text: string;
   try {
     text = readFileSync(join(dir, RESULTS_LOG), 'utf8');

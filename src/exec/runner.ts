@@ -6,7 +6,7 @@
  * touches the journal.
  */
 import type { InrConfig } from '../config/inr.js';
-import type { TrialMetrics } from '../study/journal.js';
+import type { EvaluationRecord, TrialMetrics } from './trial-files.js';
 
 export interface TrialRequest {
   node: number;
@@ -44,7 +44,28 @@ export type TrialOutcome =
       /** Whether a (failed) run folder was committed. */
       runFolder: boolean;
       note?: string;
+    }
+  | {
+      /**
+       * The attempt ended without a result and can be run again with the same
+       * config and seed: its child was killed by a signal, stopped from
+       * outside, lost its engine, or its heartbeat stopped.
+       */
+      status: 'lost';
+      reason: string;
     };
+
+/** What a committed run folder can say: a result or a failure. */
+export type RunFolderOutcome = Extract<TrialOutcome, { status: 'finished' | 'failed' }>;
+
+/** What a runner tells while a trial runs. */
+export interface TrialHooks {
+  /** An intermediate evaluation from the trial's progress file, once each. */
+  onEvaluation?: (e: EvaluationRecord) => void;
+}
+
+/** Attempts a trial gets in one study (lost ones re-run up to this many in all); then it fails. */
+export const MAX_ATTEMPTS = 3;
 
 export interface TrialRunner {
   readonly name: string;
@@ -52,7 +73,7 @@ export interface TrialRunner {
   readonly capacity: number;
   /** Engine threads each trial gets. */
   readonly threads: number;
-  run(req: TrialRequest): Promise<TrialOutcome>;
+  run(req: TrialRequest, hooks?: TrialHooks): Promise<TrialOutcome>;
   /** Stop every trial it started (on the study's interruption); their run folders stay resumable. */
   killAll(): void;
 }

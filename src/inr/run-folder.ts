@@ -29,6 +29,13 @@ export const PRED_FILE = 'pred_velocity.npy';
 export const GT_FILE = 'gt_velocity.npy';
 export const FRAME_MSE_FILE = 'frame_mse.npy';
 
+/** The run folder is being trained by another live process (a caller may wait for it and look again). */
+export class RunFolderBusy extends UserError {
+  constructor(message: string, readonly pid: number) {
+    super(message);
+  }
+}
+
 export function partialDir(out: string): string {
   const abs = resolve(out);
   return join(dirname(abs), `.${basename(abs)}.partial`);
@@ -45,7 +52,7 @@ export function lockHolder(staging: string): number | undefined {
 function takeLock(staging: string): void {
   const holder = lockHolder(staging);
   if (holder !== undefined && holder !== process.pid) {
-    throw new UserError(`${staging} is in use by process ${holder} (a run is training there)`);
+    throw new RunFolderBusy(`${staging} is in use by process ${holder} (a run is training there)`, holder);
   }
   rmSync(join(staging, LOCK_FILE), { force: true });
   const fd = openSync(join(staging, LOCK_FILE), 'wx');
@@ -74,7 +81,7 @@ export function beginRunFolder(out: string, opts: { force?: boolean } = {}): str
   const staging = partialDir(abs);
   if (existsSync(staging)) {
     const holder = lockHolder(staging);
-    if (holder !== undefined) throw new UserError(`${out} is being trained by process ${holder}`);
+    if (holder !== undefined) throw new RunFolderBusy(`${out} is being trained by process ${holder}`, holder);
     if (!opts.force) {
       throw new UserError(
         `an interrupted run of ${out} is waiting in ${staging}: continue it with 'inrscape train --resume ${out}', or pass --force to start over`,

@@ -127,17 +127,8 @@ export interface TrialStartedEvent {
   threads?: number;
 }
 
-export interface TrialMetrics {
-  final_r2: number;
-  final_mse: number;
-  slope: number;
-  training_time_min: number;
-  final_r2_cod?: number;
-  /** The budget stopped training early. */
-  time_limited?: boolean;
-  /** Steps actually trained (for the cost model when time-limited). */
-  steps_done?: number;
-}
+export type { TrialMetrics } from '../exec/trial-files.js';
+import type { EvaluationRecord, TrialMetrics } from '../exec/trial-files.js';
 
 export interface TrialFinishedEvent {
   type: 'trial_finished';
@@ -155,6 +146,25 @@ export interface TrialFailedEvent {
   run_dir?: string;
   /** Minutes it ran before failing, when known. */
   training_time_min?: number;
+}
+
+/** An evaluation on all frames during a trial, copied from its progress file as it arrives. */
+export interface TrialEvaluationEvent extends EvaluationRecord {
+  type: 'trial_evaluation';
+  node: number;
+  attempt: number;
+}
+
+/**
+ * An attempt that ended without a result: its child was killed, its engine
+ * lost, its heartbeat stopped. The trial runs again as the next attempt with
+ * the same config and seed (resuming its checkpoint), up to MAX_ATTEMPTS.
+ */
+export interface TrialLostEvent {
+  type: 'trial_lost';
+  node: number;
+  attempt: number;
+  reason: string;
 }
 
 export interface NodeNote {
@@ -265,6 +275,8 @@ export type StudyEventBody =
   | TrialStartedEvent
   | TrialFinishedEvent
   | TrialFailedEvent
+  | TrialEvaluationEvent
+  | TrialLostEvent
   | AgentNotesEvent
   | BlockClosedEvent
   | EnqueuedEvent
@@ -302,7 +314,7 @@ export class JournalError extends UserError {
 }
 
 export const EVENT_TYPES: readonly StudyEventType[] = [
-  'study_created', 'batch_proposed', 'trial_started', 'trial_finished', 'trial_failed',
+  'study_created', 'batch_proposed', 'trial_started', 'trial_finished', 'trial_failed', 'trial_evaluation', 'trial_lost',
   'agent_notes', 'block_closed', 'enqueued', 'settings_changed', 'agent_call',
 ];
 
@@ -313,6 +325,8 @@ const REQUIRED: Record<StudyEventType, readonly string[]> = {
   trial_started: ['node', 'attempt', 'run_dir'],
   trial_finished: ['node', 'attempt', 'metrics', 'run_dir'],
   trial_failed: ['node', 'attempt', 'reason'],
+  trial_evaluation: ['node', 'attempt', 'step', 'r2'],
+  trial_lost: ['node', 'attempt', 'reason'],
   agent_notes: ['batch', 'notes', 'memory'],
   block_closed: ['block', 'summary', 'principles', 'open_questions'],
   enqueued: ['id', 'inr'],

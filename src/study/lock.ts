@@ -1,14 +1,21 @@
 /**
  * `<study>/lock`: one process at a time runs a study (the journal has one
- * writer). The file holds JSON: pid, host, start time and the command. A lock
- * whose process is gone (same host, pid dead) is stale and taken over: that is
- * how `study resume` continues after a kill -9. A live holder is a UserError
- * naming it.
+ * writer). The file holds JSON: pid, host, the process's start time (as the
+ * kernel counts it), when it took the lock and the command. The holder touches
+ * the file every LOCK_TOUCH_S seconds.
+ *
+ * A lock is stale, and taken over, when on this host its pid is dead or now
+ * belongs to another process (another start time: the pid was reused), or,
+ * from another host sharing the folder, when it has not been touched for
+ * LOCK_STALE_S seconds (that host or its process is gone). That is how
+ * `study resume` continues after a kill -9 or a lost node, without hanging.
+ * A live holder is a UserError naming it.
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync, fsyncSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pidAlive } from '../exec/process.js';
+import { processStartTime } from '../util/pid.js';
 import { UserError } from '../util/errors.js';
 
 export const STUDY_LOCK_FILE = 'lock';
@@ -16,9 +23,16 @@ export const STUDY_LOCK_FILE = 'lock';
 export interface StudyLockInfo {
   pid: number;
   host: string;
+  /** The holder's start time (processStartTime), when known. */
+  proc_start?: string;
   started_at: string;
   command: string;
 }
+
+/** How often the holder touches its lock. */
+export const LOCK_TOUCH_S = 20;
+/** A lock from another host untouched this long is stale: several missed touches, far beyond a shared filesystem's lag. */
+export const LOCK_STALE_S = 120;
 
 export interface StudyLock {
   readonly path: string;
@@ -41,24 +55,39 @@ export function readStudyLock(dir: string): StudyLockInfo | undefined {
   try {
     const v = JSON.parse(text) as Partial<StudyLockInfo>;
     if (typeof v.pid !== 'number') return { pid: 0, host: '', started_at: '', command: '' };
-    return { pid: v.pid, host: String(v.host ?? ''), started_at: String(v.started_at ?? ''), command: String(v.command ?? '') };
+    return {
+      pid: v.pid, host: String(v.host ?? ''), started_at: String(v.started_at ?? ''), command: String(v.command ?? ''),
+      ...(typeof v.proc_start === 'string' ? { proc_start: v.proc_start } : {}),
+    };
   } catch {
     return { pid: 0, host: '', started_at: '', command: '' };
   }
 }
 
-/** The live process holding the study, if any (a lock from another host counts as live: we cannot tell). */
+/** Seconds since the lock file was last touched (Infinity when it is gone). */
+function lockAgeS(dir: string): number {
+  try {
+    return (Date.now() - statSync(lockPath(dir)).mtimeMs) / 1000;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** The live process holding the study, if any. */
 export function lockHolder(dir: string): StudyLockInfo | undefined {
   const info = readStudyLock(dir);
   if (info === undefined) return undefined;
-  if (info.host !== '' && info.host !== hostname()) return info;
+  if (info.host !== '' && info.host !== hostname()) return lockAgeS(dir) < LOCK_STALE_S ? info : undefined;
   if (info.pid === process.pid) return info;
-  return pidAlive(info.pid) ? info : undefined;
+  if (!pidAlive(info.pid)) return undefined;
+  const now = processStartTime(info.pid);
+  return info.proc_start === undefined || now === undefined || now === info.proc_start ? info : undefined;
 }
 
 function busy(dir: string, info: StudyLockInfo): UserError {
-  const where = info.host !== hostname() ? ` on host ${info.host}` : '';
-  const hint = info.host !== hostname() ? `; if that process is gone, remove ${lockPath(dir)}` : '';
+  const other = info.host !== hostname();
+  const where = other ? ` on host ${info.host}` : '';
+  const hint = other ? `; its lock was touched ${Math.round(lockAgeS(dir))} s ago and is taken over once untouched for ${LOCK_STALE_S} s` : '';
   return new UserError(`study ${dir} is being run by pid ${info.pid}${where} (since ${info.started_at})${hint}`);
 }
 
@@ -86,10 +115,25 @@ function writeNew(path: string, info: StudyLockInfo): boolean {
  */
 export function acquireStudyLock(dir: string, command: string): StudyLock {
   const path = lockPath(dir);
-  const info: StudyLockInfo = { pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command };
+  const start = processStartTime(process.pid);
+  const info: StudyLockInfo = { pid: process.pid, host: hostname(), ...(start ? { proc_start: start } : {}), started_at: new Date().toISOString(), command };
   for (let round = 0; round < 3; round++) {
     if (writeNew(path, info)) {
-      return { path, info, release: () => releaseIfOurs(path, info) };
+      const timer = setInterval(() => {
+        try {
+          const t = new Date();
+          utimesSync(path, t, t);
+        } catch {
+          // released or removed meanwhile
+        }
+      }, LOCK_TOUCH_S * 1000);
+      timer.unref();
+      return {
+        path, info, release: () => {
+          clearInterval(timer);
+          releaseIfOurs(path, info);
+        },
+      };
     }
     const holder = readStudyLock(dir);
     if (holder === undefined) continue; // removed meanwhile: try again
@@ -108,7 +152,7 @@ export function acquireStudyLock(dir: string, command: string): StudyLock {
     } catch {
       moved = undefined;
     }
-    if (moved && moved.pid !== holder.pid && pidAlive(moved.pid)) {
+    if (moved && (moved.pid !== holder.pid || moved.started_at !== holder.started_at) && pidAlive(moved.pid)) {
       // Another process took the lock between our read and our rename: give it back.
       try {
         renameSync(aside, path);

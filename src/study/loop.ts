@@ -21,7 +21,7 @@ import type { Config } from '../config/schema.js';
 import { packageVersion, readDatasetMeta } from '../data/dataset.js';
 import { resolveDataset } from '../data/resolve.js';
 import { sleep } from '../exec/process.js';
-import { runPool, type TrialOutcome, type TrialRunner } from '../exec/runner.js';
+import { MAX_ATTEMPTS, runPool, type TrialOutcome, type TrialRunner } from '../exec/runner.js';
 import { UserError } from '../util/errors.js';
 import { decide, trialsToRun, type Agents } from './advance.js';
 import { createAgent } from './agents/index.js';
@@ -194,6 +194,10 @@ async function datasetFolder(study: OpenStudy, opts: LoopOptions): Promise<strin
 
 function resultEvent(node: number, attempt: number, run_dir: string, o: TrialOutcome): StudyEventBody {
   if (o.status === 'finished') return { type: 'trial_finished', node, attempt, run_dir, metrics: o.metrics };
+  if (o.status === 'lost') {
+    if (attempt < MAX_ATTEMPTS) return { type: 'trial_lost', node, attempt, reason: o.reason };
+    return { type: 'trial_failed', node, attempt, reason: `${o.reason} (attempt ${attempt} of ${MAX_ATTEMPTS})` };
+  }
   return {
     type: 'trial_failed', node, attempt, reason: o.reason,
     ...(o.runFolder ? { run_dir } : {}),
@@ -245,6 +249,8 @@ export async function runLoop(study: OpenStudy, opts: LoopOptions): Promise<Stud
           node: t.node, attempt: t.attempt, config: join(dir, configFile(t.node, t.slot)), dataset,
           out: join(dir, run_dir), log: join(dir, `${run_dir}.log`), maxMinutes: budget, seed: t.seed,
           threads: opts.runner.threads, inr: t.inr,
+        }, {
+          onEvaluation: (e) => record({ type: 'trial_evaluation', node: t.node, attempt: t.attempt, ...e }),
         });
         record(resultEvent(t.node, t.attempt, run_dir, outcome));
         await settle();

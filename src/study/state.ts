@@ -18,6 +18,7 @@ import type {
   StudyEvent, StudySettings, Strategy, TrialMetrics, Versions,
 } from './journal.js';
 import { JournalError } from './journal.js';
+import type { EvaluationRecord } from '../exec/trial-files.js';
 import type { Workload } from './cost-model.js';
 
 export type NodeStatus = 'pending' | 'running' | 'finished' | 'failed';
@@ -43,6 +44,10 @@ export interface StudyNode {
   run_dir?: string;
   metrics?: TrialMetrics;
   failure?: string;
+  /** Evaluations during training, in the order they came (all attempts). */
+  evaluations: (EvaluationRecord & { attempt: number })[];
+  /** Why earlier attempts ended without a result. */
+  lost: string[];
   /** Minutes a failed trial ran, when known. */
   failed_minutes?: number;
   /** Set once the trial is done (finished or failed). */
@@ -166,7 +171,7 @@ export function applyEvent(state: StudyState, entry: JournalEntry): StudyState {
           id: t.node, parent: t.parent, batch: e.batch, block: e.block, slot: t.slot, inr: t.inr, mutation: t.mutation,
           strategy: t.strategy, changed: t.changed, predicted_minutes: t.predicted_minutes ?? null, seed: t.seed,
           source: t.source, repairs: t.repairs ?? [], ...(t.enqueued !== undefined ? { enqueued: t.enqueued } : {}),
-          status: 'pending', attempts: 0, proposed_at: e.at,
+          status: 'pending', attempts: 0, proposed_at: e.at, evaluations: [], lost: [],
         });
         ids.push(t.node);
       });
@@ -208,6 +213,18 @@ export function applyEvent(state: StudyState, entry: JournalEntry): StudyState {
       if (e.run_dir !== undefined) n.run_dir = e.run_dir;
       n.done_at = e.at;
       n.klass = 'failed';
+      break;
+    }
+    case 'trial_evaluation': {
+      const n = node(e.node);
+      n.evaluations.push({ attempt: e.attempt, step: e.step, r2: e.r2, mse: e.mse, slope: e.slope, time_s: e.time_s });
+      break;
+    }
+    case 'trial_lost': {
+      const n = node(e.node);
+      if (isDone(n)) fail(entry, `trial ${e.node} lost after it was ${n.status}`);
+      n.status = 'pending';
+      n.lost.push(e.reason);
       break;
     }
     case 'agent_notes': {

@@ -22,3 +22,19 @@ export function pidAlive(pid: number): boolean {
     return true;
   }
 }
+
+/**
+ * When `pid` started, as the kernel counts it (clock ticks since boot, with
+ * the boot's id): a pid reused by a later process has another. Undefined off
+ * Linux or when the process is gone.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return `${boot}:${fields[19]}`;
+  } catch {
+    return undefined;
+  }
+}

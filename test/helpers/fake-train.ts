@@ -7,14 +7,18 @@
  *   limited  the same, time-limited
  *   failed   writes a failed run folder (status failed, reason) and exits 1
  *   crash    prints a message and kills itself with SIGKILL
- *   exit3    prints a message and exits 3
+ *   hang     writes nothing more and never ends (until killed)
+ *   exit7    prints a message and exits 7 (no code of the trial protocol)
  *   noresult exits 0 without a folder
  *   args     writes its argv into FAKE_TRAIN_ARGS_FILE, then behaves as ok
+ *
+ * With FAKE_TRAIN_ONCE set to a file path, the mode applies to the first run
+ * only (the file marks it done); later runs behave as ok.
  *
  * With FAKE_TRAIN_GPU_FILE set it also appends {out, gpu, start, end}: the
  * CUDA_VISIBLE_DEVICES it was given and when it ran (it takes FAKE_TRAIN_MS).
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const argv = process.argv.slice(2);
@@ -24,7 +28,9 @@ const opt = (name: string): string | undefined => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 };
-const mode = process.env.FAKE_TRAIN ?? 'ok';
+const once = process.env.FAKE_TRAIN_ONCE;
+const mode = once !== undefined && existsSync(once) ? 'ok' : (process.env.FAKE_TRAIN ?? 'ok');
+if (once !== undefined) writeFileSync(once, 'ran\n');
 if (process.env.FAKE_TRAIN_ARGS_FILE) appendFileSync(process.env.FAKE_TRAIN_ARGS_FILE, JSON.stringify(argv) + '\n');
 const out = opt('--out') ?? opt('--resume')!;
 const seed = Number(opt('--seed') ?? 0);
@@ -66,6 +72,7 @@ switch (mode) {
     break;
   case 'limited':
     folder('ok', true);
+    process.exitCode = 3;
     break;
   case 'failed':
     folder('failed');
@@ -76,9 +83,12 @@ switch (mode) {
     process.stderr.write('about to crash\n');
     process.kill(process.pid, 'SIGKILL');
     break;
-  case 'exit3':
+  case 'exit7':
     process.stderr.write('inrscape: something odd happened\n');
-    process.exitCode = 3;
+    process.exitCode = 7;
+    break;
+  case 'hang':
+    setInterval(() => undefined, 1000);
     break;
   case 'noresult':
     break;
