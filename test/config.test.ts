@@ -82,7 +82,7 @@ test('the study defaults are the reference loop: 4 slots, blocks of 24, rules ag
   const c = defaultConfig();
   assert.deepEqual(c.study, {
     iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 'auto',
-    agent: 'rules', seed: 0, search_space: {}, gpus: 'auto', trials_per_gpu: 2,
+    agent: 'rules', seed: 0, search_space: {}, gpus: 'auto', trials_per_gpu: 2, executor: 'local',
   });
   assert.deepEqual(c.engine, { name: 'cpu', device: 'auto', precision: 'fp32' });
 });

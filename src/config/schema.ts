@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import { UserError } from '../util/errors.js';
 import { datasetToYaml, defaultDataset, parseDataset, type DatasetConfig } from './dataset.js';
 import { defaultEngine, engineToYaml, parseEngine, type EngineSettings } from './engine.js';
+import { slurmToYaml } from './executor.js';
 import { defaultInr, parseInr, typicalRangeWarning, type InrConfig } from './inr.js';
 import { fmt } from './messages.js';
 import { inSearchRange, resolveSearchSpace } from './search-range.js';
@@ -145,8 +146,9 @@ function studyToYaml(study: StudyConfig): YamlMapping {
   const out: YamlMapping = {
     iterations: study.iterations, slots: study.slots, block: study.block, ucb_c: study.ucb_c,
     max_trial_minutes: study.max_trial_minutes, agent: study.agent, seed: study.seed, search_space: space,
-    gpus: study.gpus === 'auto' ? 'auto' : [...study.gpus], trials_per_gpu: study.trials_per_gpu,
+    gpus: study.gpus === 'auto' ? 'auto' : [...study.gpus], trials_per_gpu: study.trials_per_gpu, executor: study.executor,
   };
+  if (study.slurm !== undefined) out.slurm = slurmToYaml(study.slurm);
   if (study.llm !== undefined) {
     const llm: YamlMapping = {};
     for (const [k, v] of Object.entries(study.llm)) if (v !== undefined) setOwn(llm, k, v);

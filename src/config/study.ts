@@ -1,3 +1,4 @@
+import { parseExecutor, parseSlurm, type ExecutorName, type SlurmSettings } from './executor.js';
 import { parseLlm, type LlmSettings } from './llm.js';
 import { invalid } from './messages.js';
 import { parseSearchSpace, type SearchSpaceOverrides } from './search-range.js';
@@ -31,6 +32,10 @@ export interface StudyConfig {
   gpus: 'auto' | number[];
   /** Trials that share one GPU at a time. */
   trials_per_gpu: number;
+  /** Where trials run: child processes here (`local`) or jobs of a Slurm cluster. */
+  executor: ExecutorName;
+  /** The Slurm job settings (executor slurm). */
+  slurm?: SlurmSettings;
 }
 
 /**
@@ -44,7 +49,7 @@ export const DEFAULT_TRIALS_PER_GPU = 2;
 export function defaultStudy(): StudyConfig {
   return {
     iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 'auto',
-    agent: 'rules', seed: 0, search_space: {}, gpus: 'auto', trials_per_gpu: DEFAULT_TRIALS_PER_GPU,
+    agent: 'rules', seed: 0, search_space: {}, gpus: 'auto', trials_per_gpu: DEFAULT_TRIALS_PER_GPU, executor: 'local',
   };
 }
 
@@ -57,7 +62,7 @@ const NUMBER_RULES: Record<NumericStudyKey, NumberRule> = {
 /** `n_iter_block` is the reference's name for `block`: accepted on input, written back as `block`. */
 const ALIASES: Record<string, NumericStudyKey> = { n_iter_block: 'block' };
 
-const STUDY_KEYS: readonly string[] = [...Object.keys(NUMBER_RULES), 'agent', 'search_space', 'llm', 'gpus', 'trials_per_gpu', ...Object.keys(ALIASES)];
+const STUDY_KEYS: readonly string[] = [...Object.keys(NUMBER_RULES), 'agent', 'search_space', 'llm', 'gpus', 'trials_per_gpu', 'executor', 'slurm', ...Object.keys(ALIASES)];
 
 function isNumericKey(key: string): key is NumericStudyKey {
   return Object.hasOwn(NUMBER_RULES, key);
@@ -92,6 +97,10 @@ export function parseStudy(value: unknown, warnings: string[]): StudyConfig {
       study.llm = parseLlm(v, path);
     } else if (key === 'gpus') {
       study.gpus = parseGpus(v, path);
+    } else if (key === 'executor') {
+      study.executor = parseExecutor(v, path);
+    } else if (key === 'slurm') {
+      if (v !== null && v !== undefined) study.slurm = parseSlurm(v, path);
     } else if (key === 'trials_per_gpu') {
       study.trials_per_gpu = readNumber(v, path, { ...COUNT, max: 64 });
     } else {

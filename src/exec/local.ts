@@ -33,7 +33,9 @@ import { PARENT_PID_ENV, pidAlive, sleep, waitForExit } from './process.js';
 export { PARENT_PID_ENV } from './process.js';
 import { folderMatches, folderOutcome, stagingMatches } from './run-folder.js';
 import type { TrialHooks, TrialOutcome, TrialRequest, TrialRunner } from './runner.js';
-import { ProgressTail, TRIAL_EXIT, TRIAL_PROGRESS_FILE } from './trial-files.js';
+import { ProgressTail, TRIAL_EXIT, TRIAL_PROGRESS_FILE, readTrialStatus } from './trial-files.js';
+import { hostname } from 'node:os';
+import { processStartTime } from '../util/pid.js';
 
 /** Extra `inrscape train` flags for every fresh trial (space-separated; tests use `--checkpoint-steps N`). */
 export const TRAIN_ARGS_ENV = 'INRSCAPE_STUDY_TRAIN_ARGS';
@@ -65,14 +67,16 @@ export interface LocalRunnerOptions {
   gpuSlots?: number[];
 }
 
-type Mode = 'fresh' | 'resume' | 'force';
+export type Mode = 'fresh' | 'resume' | 'force';
 
-interface ChildExit {
+export interface ChildExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   error?: Error;
   /** Why the runner killed it: its heartbeat stopped. */
   stale?: string;
+  /** How a scheduler ended it without the trial's own exit (e.g. `TIMEOUT`, `CANCELLED by 0`). */
+  scheduler?: string;
   /** The child's output of this attempt (the end of it). */
   tail: string;
 }
@@ -88,6 +92,21 @@ function readLockPid(staging: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The live process on this host that trains in `staging`, if any. A trial on
+ * another host (a cluster job) is its scheduler's to follow, never a local
+ * pid's; a pid now used by another process (another start time) is none.
+ */
+function localHolder(staging: string): number | undefined {
+  const status = readTrialStatus(staging);
+  if (status !== undefined && status.host !== hostname()) return undefined;
+  const pid = readLockPid(staging);
+  if (pid === undefined || pid === process.pid || !pidAlive(pid)) return undefined;
+  const started = processStartTime(pid);
+  if (status?.pid === pid && status.proc_start !== null && started !== undefined && started !== status.proc_start) return undefined;
+  return pid;
 }
 
 /** The last `max` bytes of `path` from byte `from`. */
@@ -140,16 +159,16 @@ function killQuietly(pid: number | undefined): void {
 }
 
 export class LocalRunner implements TrialRunner {
-  readonly name = 'local';
+  readonly name: string = 'local';
   readonly capacity: number;
   readonly threads: number;
-  private readonly bin: string;
-  private readonly env: NodeJS.ProcessEnv;
+  protected readonly bin: string;
+  protected readonly env: NodeJS.ProcessEnv;
   private readonly extraArgs: string[];
-  private readonly onNote?: (req: TrialRequest, message: string) => void;
+  protected readonly onNote?: (req: TrialRequest, message: string) => void;
   private readonly children = new Set<ChildProcess>();
   private readonly freeGpus: number[];
-  private readonly heartbeatTimeoutS: number;
+  protected readonly heartbeatTimeoutS: number;
 
   constructor(opts: LocalRunnerOptions) {
     if (!(Number.isInteger(opts.capacity) && opts.capacity >= 1)) throw new RangeError(`capacity must be a positive integer (got ${opts.capacity})`);
@@ -194,8 +213,8 @@ export class LocalRunner implements TrialRunner {
       const staging = partialDir(req.out);
       let mode: Mode;
       if (existsSync(staging)) {
-        const holder = readLockPid(staging);
-        if (holder !== undefined && holder !== process.pid && pidAlive(holder)) {
+        const holder = localHolder(staging);
+        if (holder !== undefined) {
           // An orphan stops within a chunk once it sees its study gone; one that does not is stuck.
           this.onNote?.(req, `waiting for pid ${holder} (an earlier attempt of this trial) to stop`);
           if (!(await waitForExit(holder, ORPHAN_WAIT_MS))) {
@@ -210,7 +229,7 @@ export class LocalRunner implements TrialRunner {
         mode = existsSync(req.out) ? 'force' : 'fresh';
       }
       if (mode === 'resume') this.onNote?.(req, `resuming the interrupted run in ${staging}`);
-      const exit = await this.spawnTrain(req, mode, gpu, hooks);
+      const exit = await this.launch(req, this.trainArgs(req, mode, gpu), mode, gpu, hooks);
       last = { mode, exit };
       // Someone else holds the folder (an orphan that got there first, or one not yet reaped): wait and look again.
       if (exit.code === TRIAL_EXIT.busy) {
@@ -238,6 +257,9 @@ export class LocalRunner implements TrialRunner {
     const said = shown !== undefined ? `: ${shown}` : '';
     if (exit.error) return { status: 'failed', reason: `could not run inrscape train: ${exit.error.message}`, runFolder: folder !== undefined };
     if (exit.stale) return { status: 'lost', reason: exit.stale };
+    if (exit.scheduler !== undefined && !(folder && (exit.code === TRIAL_EXIT.done || exit.code === TRIAL_EXIT.budget))) {
+      return { status: 'lost', reason: exit.scheduler };
+    }
     if ((exit.code === TRIAL_EXIT.done || exit.code === TRIAL_EXIT.budget) && folder) return folder;
     if (exit.code === TRIAL_EXIT.failed && folder?.status === 'failed') return folder;
     if (exit.signal) return { status: 'lost', reason: `inrscape train was killed by ${exit.signal}${said}` };
@@ -265,8 +287,8 @@ export class LocalRunner implements TrialRunner {
     ];
   }
 
-  private spawnTrain(req: TrialRequest, mode: Mode, gpu: number | undefined, hooks: TrialHooks | undefined): Promise<ChildExit> {
-    const args = this.trainArgs(req, mode, gpu);
+  /** One attempt: `inrscape <args>` as a child of this process; resolves when it ends. */
+  protected launch(req: TrialRequest, args: string[], mode: Mode, gpu: number | undefined, hooks: TrialHooks | undefined): Promise<ChildExit> {
     mkdirSync(dirname(req.log), { recursive: true });
     const fd = openSync(req.log, 'a');
     const from = statSync(req.log).size;
@@ -287,35 +309,50 @@ export class LocalRunner implements TrialRunner {
       }
       closeSync(fd);
       this.children.add(child);
-      // The trial's progress file: evaluations to pass on, and its growth as the heartbeat.
-      const stagingFile = join(partialDir(req.out), TRIAL_PROGRESS_FILE), outFile = join(req.out, TRIAL_PROGRESS_FILE);
-      const tail = new ProgressTail(() => (existsSync(stagingFile) ? stagingFile : outFile));
-      tail.poll(); // what an earlier attempt wrote was passed on then
-      let alive = Date.now();
-      let stale: string | undefined;
-      const look = (): void => {
-        const { records, grew } = tail.poll();
-        if (grew) alive = Date.now();
-        for (const r of records) if (r.kind === 'evaluation') hooks?.onEvaluation?.({ step: r.step, r2: r.r2, mse: r.mse, slope: r.slope, time_s: r.time_s });
-        const quiet = (Date.now() - alive) / 1000;
-        if (stale === undefined && quiet > this.heartbeatTimeoutS) {
-          stale = `no heartbeat from inrscape train for ${Math.round(quiet)} s (more than ${this.heartbeatTimeoutS} s): killed it`;
-          killQuietly(child.pid);
-        }
-      };
-      const watch = setInterval(look, PROGRESS_POLL_MS);
+      const watch = this.watchProgress(req, hooks, () => killQuietly(child.pid));
       let settled = false;
       const done = (e: Omit<ChildExit, 'tail'>): void => {
         if (settled) return;
         settled = true;
-        clearInterval(watch);
-        look();
+        const stale = watch.stop();
         this.children.delete(child);
         resolvePromise({ ...e, ...(stale !== undefined ? { stale } : {}), tail: readTail(req.log, start) });
       };
       child.once('error', (error) => done({ code: null, signal: null, error }));
       child.once('exit', (code, signal) => done({ code, signal }));
     });
+  }
+
+  /**
+   * Follow an attempt's progress file: evaluations go to the hooks, and its
+   * growth is the heartbeat; after `heartbeatTimeoutS` of silence `kill` is
+   * called once. `stop` ends the watch (reading what is left) and says why
+   * the attempt was killed, if it was.
+   */
+  protected watchProgress(req: TrialRequest, hooks: TrialHooks | undefined, kill: () => void): { stop: () => string | undefined } {
+    const stagingFile = join(partialDir(req.out), TRIAL_PROGRESS_FILE), outFile = join(req.out, TRIAL_PROGRESS_FILE);
+    const tail = new ProgressTail(() => (existsSync(stagingFile) ? stagingFile : outFile));
+    tail.poll(); // what an earlier attempt wrote was passed on then
+    let alive = Date.now();
+    let stale: string | undefined;
+    const look = (): void => {
+      const { records, grew } = tail.poll();
+      if (grew) alive = Date.now();
+      for (const r of records) if (r.kind === 'evaluation') hooks?.onEvaluation?.({ step: r.step, r2: r.r2, mse: r.mse, slope: r.slope, time_s: r.time_s });
+      const quiet = (Date.now() - alive) / 1000;
+      if (stale === undefined && quiet > this.heartbeatTimeoutS) {
+        stale = `no heartbeat from inrscape train for ${Math.round(quiet)} s (more than ${this.heartbeatTimeoutS} s): killed it`;
+        kill();
+      }
+    };
+    const timer = setInterval(look, PROGRESS_POLL_MS);
+    return {
+      stop: () => {
+        clearInterval(timer);
+        look();
+        return stale;
+      },
+    };
   }
 
   killAll(): void {

@@ -1,0 +1,84 @@
+import { invalid } from './messages.js';
+import { oneOfRule, unknownKeyRule } from './suggest.js';
+import { COUNT, readNumber, readSection, type YamlMapping } from './values.js';
+
+/**
+ * Where a study's trials run: `study.executor` (flag `--executor`) and, for a
+ * Slurm cluster, `study.slurm`.
+ *
+ *   study:
+ *     executor: slurm            # local (default) | slurm
+ *     slurm:
+ *       partition: gpu
+ *       account: my-lab
+ *       gres: "gpu:1"
+ *       cpus: 4                  # --cpus-per-task
+ *       mem: 16G
+ *       time: "1:10:00"          # default: the trial budget plus 10 minutes
+ *       extra: ["--qos=normal"]  # more #SBATCH lines
+ *       setup: "module load cuda/12.4"   # run before the trial, in the job
+ */
+
+export const EXECUTORS = ['local', 'slurm'] as const;
+export type ExecutorName = (typeof EXECUTORS)[number];
+
+export interface SlurmSettings {
+  partition?: string;
+  account?: string;
+  gres?: string;
+  cpus?: number;
+  mem?: string;
+  /** Slurm's time format; absent: the trial budget plus a margin. */
+  time?: string;
+  extra: string[];
+  setup?: string;
+}
+
+/** Slurm's --time: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S, or UNLIMITED. */
+const SLURM_TIME = /^(UNLIMITED|INFINITE|\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2})$/;
+const SLURM_TIME_RULE = 'must be a Slurm time: minutes, minutes:seconds, hours:minutes:seconds, days-hours, days-hours:minutes or days-hours:minutes:seconds';
+
+const SLURM_KEYS = ['partition', 'account', 'gres', 'cpus', 'mem', 'time', 'extra', 'setup'] as const;
+
+function text(path: string, v: unknown, rule: string, pattern: RegExp): string {
+  if (typeof v !== 'string' || !pattern.test(v)) throw invalid(path, v, rule);
+  return v;
+}
+
+export function parseExecutor(v: unknown, path: string): ExecutorName {
+  if (typeof v !== 'string' || !(EXECUTORS as readonly string[]).includes(v)) throw invalid(path, v, oneOfRule(v, EXECUTORS));
+  return v as ExecutorName;
+}
+
+export function parseSlurm(value: unknown, path: string): SlurmSettings {
+  const section = readSection(value, path);
+  const out: SlurmSettings = { extra: [] };
+  // One line each in the job script: no newlines, nothing a shell would read twice.
+  const word = /^[A-Za-z0-9_.:,=+@%/-]+$/;
+  for (const [key, v] of Object.entries(section)) {
+    const p = `${path}.${key}`;
+    if (v === null || v === undefined) continue;
+    if (key === 'partition' || key === 'account') out[key] = text(p, v, 'must be a Slurm name (letters, digits, _ . - and ,)', /^[A-Za-z0-9_.,-]+$/);
+    else if (key === 'gres') out.gres = text(p, v, 'must be a Slurm gres list, e.g. gpu:1 or gpu:a100:2', word);
+    else if (key === 'mem') out.mem = text(p, v, 'must be a Slurm memory size, e.g. 16G or 16000M', /^\d+[KMGT]?$/);
+    else if (key === 'cpus') out.cpus = readNumber(v, p, { ...COUNT, max: 1024 });
+    else if (key === 'time') out.time = text(p, String(v), SLURM_TIME_RULE, SLURM_TIME);
+    else if (key === 'extra') {
+      if (!Array.isArray(v)) throw invalid(p, v, 'must be a list of sbatch options, e.g. ["--qos=normal"]');
+      out.extra = v.map((x, i) => text(`${p}[${i}]`, x, 'must be one sbatch option starting with --, e.g. --qos=normal', /^--[A-Za-z][A-Za-z0-9-]*(=[A-Za-z0-9_.:,=+@%/-]+)?$/));
+    } else if (key === 'setup') {
+      if (typeof v !== 'string' || v.includes('\n') || v.trim() === '') throw invalid(p, v, 'must be one shell line (e.g. module load cuda/12.4, or conda activate torch)');
+      out.setup = v;
+    } else throw invalid(p, v, unknownKeyRule(path, key, SLURM_KEYS));
+  }
+  return out;
+}
+
+export function slurmToYaml(s: SlurmSettings): YamlMapping {
+  const out: YamlMapping = {};
+  for (const k of SLURM_KEYS) {
+    const v = s[k];
+    if (v !== undefined && !(Array.isArray(v) && v.length === 0)) out[k] = Array.isArray(v) ? [...v] : v;
+  }
+  return out;
+}
