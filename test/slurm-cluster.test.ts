@@ -1,8 +1,8 @@
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expireTimeLimit, jobInfo, sbatch, slurmAvailable, slurmCommand, squeueState, startSlurm, waitForJobState, type SlurmCluster } from './helpers/slurm.js';
+import { cancelAllJobs, expireTimeLimit, jobInfo, sbatch, slurmAvailable, slurmCommand, squeueState, startSlurm, waitForJobState, type SlurmCluster } from './helpers/slurm.js';
 import { tempDir } from './helpers/tmp.js';
 
 // The test cluster itself: a real slurmctld and slurmd (and munged), one node
@@ -13,6 +13,9 @@ let cluster: SlurmCluster;
 
 before(async () => {
   if (skip === false) cluster = await startSlurm({ cpus: 2 });
+});
+afterEach(async () => {
+  if (cluster !== undefined) await cancelAllJobs(cluster); // what a failed test left running must not hold the CPUs
 });
 after(async () => {
   await cluster?.stop();

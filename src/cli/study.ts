@@ -19,6 +19,9 @@ import { loadConfig, parseConfig, type Config } from '../config/schema.js';
 import { isMapping } from '../config/values.js';
 import { readDatasetMeta } from '../data/dataset.js';
 import { LocalRunner } from '../exec/local.js';
+import { SlurmRunner } from '../exec/slurm.js';
+import type { TrialRequest } from '../exec/runner.js';
+import { parseExecutor } from '../config/executor.js';
 import { placeTrials, type TrialPlacement } from '../exec/placement.js';
 import { ENGINE_FLAG_HELP, withEngineFlags, type EngineFlags } from './engine.js';
 import { planConcurrency, type ConcurrencyPlan } from '../exec/concurrency.js';
@@ -82,6 +85,7 @@ study:
 `;
 
 interface RunFlags extends LlmFlags, EngineFlags {
+  executor?: string;
   dryRun?: boolean;
   agent?: string;
   iterations?: string;
@@ -194,10 +198,24 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
     if (err.code !== 'EPIPE') throw err;
   });
   const out = (s: string): void => void process.stdout.write(s + '\n');
-  const runner = new LocalRunner({
-    capacity: plan.capacity, threads: plan.threads, gpuSlots: plan.gpuSlots,
-    onNote: (req, msg) => out(`iter ${String(req.node).padStart(3)}  ${msg}`),
-  });
+  const onNote = (req: TrialRequest, msg: string): void => out(`iter ${String(req.node).padStart(3)}  ${msg}`);
+  let runner: LocalRunner;
+  if (settings.executor === 'slurm') {
+    // The cluster queues the batch: every slot submits at once, each job with the cores its settings ask for.
+    const slurm = settings.slurm ?? { extra: [] };
+    const threads = slurm.cpus ?? 1;
+    const cluster = new SlurmRunner({ capacity: study.state.settings.slots, threads, slurm, onNote });
+    try {
+      await cluster.check();
+    } catch (err) {
+      study.close();
+      throw err;
+    }
+    runner = cluster;
+    plan = { ...plan, capacity: cluster.capacity, threads, text: `${cluster.capacity} Slurm jobs at a time${slurm.partition ? ` on partition ${slurm.partition}` : ''}, ${threads} CPU${threads === 1 ? '' : 's'} each` };
+  } else {
+    runner = new LocalRunner({ capacity: plan.capacity, threads: plan.threads, gpuSlots: plan.gpuSlots, onNote });
+  }
   const s = study.state.settings;
   out(`study ${rel(study.dir)}: ${study.state.name}, agent ${s.agent}, ${s.iterations} trials in batches of ${s.slots}, budget ${s.max_trial_minutes} min per trial; ${plan.text}`);
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -285,6 +303,7 @@ export function registerStudy(program: Command): void {
     .option('--device <device>', ENGINE_FLAG_HELP.device)
     .option('--precision <p>', ENGINE_FLAG_HELP.precision)
     .option('--python <path>', ENGINE_FLAG_HELP.python)
+    .option('--executor <name>', 'where trials run: local | slurm (default: study.executor, local; docs/cluster.md)')
     .action(async (configPath: string, flags: RunFlags) => {
       const agent = agentFlag(flags.agent);
       const iterations = optionalInt('--iterations', flags.iterations, 1);
@@ -295,6 +314,7 @@ export function registerStudy(program: Command): void {
       const { config, warnings } = loadConfig(configPath);
       warn(warnings);
       config.engine = withEngineFlags(config.engine, flags);
+      if (flags.executor !== undefined) config.study.executor = parseExecutor(flags.executor, '--executor');
       const llm = llmSettings(agent ?? config.study.agent, config, flags, configPath);
       if (flags.dryRun) {
         if (llm === undefined) throw new UserError(`--dry-run shows the LLM agent's next request; the study's agent is ${agent ?? config.study.agent} (add --agent llm)`);
@@ -309,6 +329,8 @@ export function registerStudy(program: Command): void {
         return;
       }
       const dir = resolve(flags.dir ?? defaultStudyDir(configPath));
+      // A cluster that refuses the settings does so before a study folder exists.
+      if (config.study.executor === 'slurm') await new SlurmRunner({ capacity: 1, threads: 1, slurm: config.study.slurm ?? { extra: [] } }).check();
       const opened = await createStudy(dir, config, {
         configPath, agent, iterations, slots, block, seed, llm: llm && resolveLlmSettings(llm), command: `inrscape study run ${configPath}`,
         onGenerate: (d) => process.stdout.write(`generating the data set into ${rel(d)} (once)\n`),

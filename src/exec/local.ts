@@ -110,7 +110,7 @@ function localHolder(staging: string): number | undefined {
 }
 
 /** The last `max` bytes of `path` from byte `from`. */
-function readTail(path: string, from: number, max = 4096): string {
+export function readTail(path: string, from: number, max = 4096): string {
   try {
     const size = statSync(path).size;
     const start = Math.max(from, size - max);
@@ -195,7 +195,19 @@ export class LocalRunner implements TrialRunner {
     }
   }
 
+  /**
+   * An attempt of this trial that is still going somewhere this runner can
+   * follow (a cluster job an earlier run of the study submitted): followed to
+   * its end instead of starting another. The local runner has none: its
+   * children die with the study, and an orphan is waited for below.
+   */
+  protected async adopt(_req: TrialRequest, _hooks: TrialHooks | undefined): Promise<ChildExit | undefined> {
+    return undefined;
+  }
+
   private async runOn(req: TrialRequest, gpu: number | undefined, hooks: TrialHooks | undefined): Promise<TrialOutcome> {
+    const adopted = await this.adopt(req, hooks);
+    if (adopted !== undefined) return this.outcome(req, adopted);
     let forceRestart = false;
     let last: { mode: Mode; exit: ChildExit } | undefined;
     for (let round = 0; round < 20; round++) {
@@ -268,7 +280,7 @@ export class LocalRunner implements TrialRunner {
     return { status: 'failed', reason: reason + said, runFolder: folder !== undefined };
   }
 
-  private logLine(req: TrialRequest, line: string): void {
+  protected logLine(req: TrialRequest, line: string): void {
     try {
       mkdirSync(dirname(req.log), { recursive: true });
       appendFileSync(req.log, line + '\n');

@@ -26,6 +26,8 @@ export interface TrialRequest {
   threads: number;
   /** The trial's inr section: an existing run folder is taken over only when it trained exactly this. */
   inr: InrConfig;
+  /** A cluster job an earlier run of the study submitted for this trial (followed, not submitted again, while it is queued or runs). */
+  previousJob?: string;
 }
 
 export type TrialOutcome =
@@ -62,6 +64,8 @@ export type RunFolderOutcome = Extract<TrialOutcome, { status: 'finished' | 'fai
 export interface TrialHooks {
   /** An intermediate evaluation from the trial's progress file, once each. */
   onEvaluation?: (e: EvaluationRecord) => void;
+  /** A scheduler took the attempt as job `jobId` (told before it runs). */
+  onSubmitted?: (jobId: string) => void;
 }
 
 /** Attempts a trial gets in one study (lost ones re-run up to this many in all); then it fails. */

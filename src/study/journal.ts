@@ -148,6 +148,15 @@ export interface TrialFailedEvent {
   training_time_min?: number;
 }
 
+/** A scheduler took an attempt as a job: a resumed study follows that job instead of submitting again. */
+export interface TrialSubmittedEvent {
+  type: 'trial_submitted';
+  node: number;
+  attempt: number;
+  executor: string;
+  job_id: string;
+}
+
 /** An evaluation on all frames during a trial, copied from its progress file as it arrives. */
 export interface TrialEvaluationEvent extends EvaluationRecord {
   type: 'trial_evaluation';
@@ -276,6 +285,7 @@ export type StudyEventBody =
   | TrialFinishedEvent
   | TrialFailedEvent
   | TrialEvaluationEvent
+  | TrialSubmittedEvent
   | TrialLostEvent
   | AgentNotesEvent
   | BlockClosedEvent
@@ -314,7 +324,7 @@ export class JournalError extends UserError {
 }
 
 export const EVENT_TYPES: readonly StudyEventType[] = [
-  'study_created', 'batch_proposed', 'trial_started', 'trial_finished', 'trial_failed', 'trial_evaluation', 'trial_lost',
+  'study_created', 'batch_proposed', 'trial_started', 'trial_finished', 'trial_failed', 'trial_evaluation', 'trial_lost', 'trial_submitted',
   'agent_notes', 'block_closed', 'enqueued', 'settings_changed', 'agent_call',
 ];
 
@@ -327,6 +337,7 @@ const REQUIRED: Record<StudyEventType, readonly string[]> = {
   trial_failed: ['node', 'attempt', 'reason'],
   trial_evaluation: ['node', 'attempt', 'step', 'r2'],
   trial_lost: ['node', 'attempt', 'reason'],
+  trial_submitted: ['node', 'attempt', 'executor', 'job_id'],
   agent_notes: ['batch', 'notes', 'memory'],
   block_closed: ['block', 'summary', 'principles', 'open_questions'],
   enqueued: ['id', 'inr'],

@@ -243,14 +243,17 @@ export async function runLoop(study: OpenStudy, opts: LoopOptions): Promise<Stud
       await runPool(todo, opts.runner.capacity, async (t) => {
         const run_dir = runDir(t.node, t.slot);
         const budget = state.settings.max_trial_minutes;
+        const job = state.nodes[t.node - 1].job;
         record({ type: 'trial_started', node: t.node, attempt: t.attempt, run_dir, max_minutes: budget, threads: opts.runner.threads });
         await settle();
         const outcome = await opts.runner.run({
           node: t.node, attempt: t.attempt, config: join(dir, configFile(t.node, t.slot)), dataset,
           out: join(dir, run_dir), log: join(dir, `${run_dir}.log`), maxMinutes: budget, seed: t.seed,
           threads: opts.runner.threads, inr: t.inr,
+          ...(job !== undefined && job.executor === opts.runner.name ? { previousJob: job.job_id } : {}),
         }, {
           onEvaluation: (e) => record({ type: 'trial_evaluation', node: t.node, attempt: t.attempt, ...e }),
+          onSubmitted: (job_id) => record({ type: 'trial_submitted', node: t.node, attempt: t.attempt, executor: opts.runner.name, job_id }),
         });
         record(resultEvent(t.node, t.attempt, run_dir, outcome));
         await settle();

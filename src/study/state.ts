@@ -48,6 +48,8 @@ export interface StudyNode {
   evaluations: (EvaluationRecord & { attempt: number })[];
   /** Why earlier attempts ended without a result. */
   lost: string[];
+  /** The cluster job of the latest submitted attempt. */
+  job?: { attempt: number; executor: string; job_id: string };
   /** Minutes a failed trial ran, when known. */
   failed_minutes?: number;
   /** Set once the trial is done (finished or failed). */
@@ -218,6 +220,10 @@ export function applyEvent(state: StudyState, entry: JournalEntry): StudyState {
     case 'trial_evaluation': {
       const n = node(e.node);
       n.evaluations.push({ attempt: e.attempt, step: e.step, r2: e.r2, mse: e.mse, slope: e.slope, time_s: e.time_s });
+      break;
+    }
+    case 'trial_submitted': {
+      node(e.node).job = { attempt: e.attempt, executor: e.executor, job_id: e.job_id };
       break;
     }
     case 'trial_lost': {

@@ -282,13 +282,33 @@ export async function waitForJobState(cluster: Pick<SlurmCluster, 'env'>, jobId:
 }
 
 /**
- * Makes a running job's time limit run out now (`scontrol update JobId=ID
- * EndTime=now`). slurmctld enforces time limits in a periodic check every 30 s
- * (since its start), so the job ends TIMEOUT (Reason=TimeLimit) within ~30 s,
- * instead of a whole minute after start at least (Slurm's limits are minutes).
+ * Makes a running job's time limit run out now: `scontrol update JobId=ID
+ * EndTime=now+1` (`EndTime=now` is refused with "Invalid time specified" when
+ * the job started this very second). slurmctld enforces time limits in a
+ * periodic check every 30 s (counted from its start), so the job ends TIMEOUT
+ * (Reason=TimeLimit) within ~31 s, instead of 60-90 s after it started with
+ * `--time=1` (Slurm's limits are whole minutes).
  */
 export async function expireTimeLimit(cluster: Pick<SlurmCluster, 'env'>, jobId: string): Promise<void> {
-  await slurmOk(cluster, 'scontrol', ['update', `JobId=${jobId}`, 'EndTime=now']);
+  await slurmOk(cluster, 'scontrol', ['update', `JobId=${jobId}`, 'EndTime=now+1']);
+}
+
+/**
+ * Cancels every job of the cluster and waits until none is left running or
+ * completing, so that the next test finds all CPUs free.
+ */
+export async function cancelAllJobs(cluster: Pick<SlurmCluster, 'env'>, timeoutMs = 30_000): Promise<void> {
+  const active = async (): Promise<string[]> => {
+    // Plain squeue lists just the jobs not finished yet (pending, running, completing, ...).
+    const r = await slurmCommand(cluster, 'squeue', ['-h', '-o', '%i']);
+    return r.code === 0 ? r.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '') : [];
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (let ids = await active(); ids.length > 0; ids = await active()) {
+    await slurmCommand(cluster, 'scancel', ids);
+    if (Date.now() > deadline) throw new Error(`jobs ${ids.join(', ')} still there after scancel`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 // ---------------------------------------------------------------------------
