@@ -72,20 +72,15 @@ function trialRecord(state: StudyState): unknown[] {
   }));
 }
 
-/** The uninterrupted study every interrupted one must end like (run once, shared by the tests). */
-const reference = join(root, 'reference');
-let straightRun: Promise<StudyState> | undefined;
-function uninterrupted(): Promise<StudyState> {
-  straightRun ??= (async () => {
-    const straight = startCli(['study', 'run', config, '--dir', reference, '--threads', '1'], { env });
-    assert.equal((await straight.done).code, 0, straight.stderr());
-    return checkStudyFolder(reference);
-  })();
-  return straightRun;
+/** The uninterrupted study of `cfg` an interrupted one must end like, in `reference`. */
+async function uninterrupted(cfg: string, reference: string): Promise<StudyState> {
+  const straight = startCli(['study', 'run', cfg, '--dir', reference, '--threads', '1'], { env });
+  assert.equal((await straight.done).code, 0, straight.stderr());
+  return checkStudyFolder(reference);
 }
 
-/** The same trials, files and predictions as the uninterrupted study. */
-function assertSameEnd(dir: string, got: StudyState, want: StudyState): void {
+/** The same trials, files and predictions as the uninterrupted study in `reference`. */
+function assertSameEnd(dir: string, got: StudyState, want: StudyState, reference: string): void {
   assert.deepEqual(trialRecord(got), trialRecord(want), 'the same trials with the same results');
   const wantFiles = renderFiles(want);
   const gotFiles = renderFiles(got);
@@ -100,7 +95,8 @@ function assertSameEnd(dir: string, got: StudyState, want: StudyState): void {
 }
 
 test('kill -9 at any moment, then study resume: no result lost or doubled, killed trials re-run with their config and seed, the same end', async () => {
-  const want = await uninterrupted();
+  const reference = join(root, 'reference');
+  const want = await uninterrupted(config, reference);
 
   const dir = join(root, 'killed');
   const killed: string[] = [];
@@ -140,16 +136,24 @@ test('kill -9 at any moment, then study resume: no result lost or doubled, kille
     const log = readFileSync(join(dir, `${runDir(n.id, n.slot)}.log`), 'utf8');
     assert.match(log, new RegExp(`--- node ${n.id}, attempt ${n.attempts} `), `node ${n.id}'s log has its last attempt`);
   }
-  assertSameEnd(dir, got, want);
+  assertSameEnd(dir, got, want, reference);
 });
 
 test('a trial child killed with SIGKILL while its study runs: the attempt is lost, it re-runs from its checkpoint with the same seed, the same end', async () => {
-  const want = await uninterrupted();
+  // Trials of a few seconds, so the kill lands mid-run.
+  const longer = writeTinyStudyConfig(join(root, 'longer.yaml'), { iterations: 2, slots: 2, block: 4, seed: 12 }, [60000, 90000]);
+  const reference = join(root, 'reference-longer');
+  const want = await uninterrupted(longer, reference);
   const dir = join(root, 'trial-killed');
-  const cli = startCli(['study', 'run', config, '--dir', dir, '--threads', '1'], { env });
-  await waitFor('a trial to train past a checkpoint', () => trainingWithCheckpoint(dir));
-  const trial = processesMentioning(join(dir, 'config')).filter((p) => p !== cli.child.pid);
-  assert.ok(trial.length >= 1, 'a trial child runs');
+  const cli = startCli(['study', 'run', longer, '--dir', dir, '--threads', '1'], { env });
+  // The child to kill: one whose staging folder has a checkpoint, found by its config file on its command line.
+  let trial: number[] = [];
+  await waitFor('a trial to train past a checkpoint', () => {
+    const runs = existsSync(join(dir, 'runs')) ? readdirSync(join(dir, 'runs')) : [];
+    const name = runs.find((n) => n.endsWith('.partial') && existsSync(join(dir, 'runs', n, 'checkpoint.safetensors')));
+    trial = name === undefined ? [] : processesMentioning(join(dir, 'config', `${name.slice(1, -'.partial'.length)}.yaml`));
+    return trial.length === 1;
+  });
   process.kill(trial[0], 'SIGKILL');
   const end = await cli.done;
   assert.equal(end.code, 0, cli.stderr());
@@ -161,7 +165,7 @@ test('a trial child killed with SIGKILL while its study runs: the attempt is los
   const node = got.nodes[lost[0].node - 1];
   assert.equal(node.attempts, 2);
   assert.match(readFileSync(join(dir, `${runDir(node.id, node.slot)}.log`), 'utf8'), /attempt 2 \(resume\)/);
-  assertSameEnd(dir, got, want);
+  assertSameEnd(dir, got, want, reference);
 });
 
 test('Ctrl-C (SIGINT): the study stops its trials, releases the lock, says how to resume, and resumes', async () => {
