@@ -7,7 +7,6 @@ Parameters, gradients and Adam moments are each one flat float32 tensor in
 inrscape's layout (weight [out, in] then bias, layer by layer), so state
 crosses the protocol as three buffers and Adam is a handful of kernels.
 """
-import math
 
 import torch
 
@@ -37,7 +36,7 @@ class Series:
 
 
 class Siren:
-    def __init__(self, spec, flat, series, batch, adam, precision, device, max_chunk, use_graphs, use_compile, log):
+    def __init__(self, spec, flat, series, batch, adam, precision, device, max_chunk, eval_points, use_graphs, use_compile, log):
         self.dev = device
         self.h, self.L, self.omega = int(spec['hidden']), int(spec['layers']), float(spec['omega'])
         self.series, self.batch = series, batch
@@ -66,6 +65,7 @@ class Siren:
         self.adam_step = 0
         self.step_t = torch.zeros((), dtype=torch.float64, device=device)
         self.max_chunk = max_chunk
+        self.eval_points = eval_points
         self.ids = torch.zeros(max_chunk, batch, dtype=torch.int64, device=device)
         self.lrs = torch.zeros(max_chunk, dtype=torch.float64, device=device)
         self.losses = torch.zeros(max_chunk, dtype=torch.float64, device=device)
@@ -213,7 +213,7 @@ class Siren:
         if self.dev.type == 'cuda':
             torch.backends.cuda.matmul.allow_tf32 = False
         s = self.series
-        chunk = max(1, min(s.frames, math.ceil(65536 / s.cells)))
+        chunk = max(1, min(s.frames, self.eval_points // s.cells))
         frame_mse = torch.empty(s.frames, dtype=torch.float64, device=self.dev)
         pred = np.empty(s.frames * s.cells * 3, dtype=np.float32) if with_pred else None
         acc = None
@@ -234,9 +234,6 @@ class Siren:
                 pred[f0 * s.cells * 3:f1 * s.cells * 3] = y.view(-1).cpu().numpy()
         sums = torch.stack(acc).cpu().numpy()
         return sums, frame_mse.cpu().numpy(), pred
-
-    def get_state(self):
-        return self.adam_step, self.p.cpu().numpy(), self.m.cpu().numpy(), self.v.cpu().numpy()
 
     def set_parameters(self, flat):
         self.p.copy_(torch.from_numpy(flat.copy()))

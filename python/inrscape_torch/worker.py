@@ -113,7 +113,7 @@ class Worker:
         if on_cuda:
             torch.cuda.empty_cache()
         self.model = Siren(h['spec'], arrays[0], self.series, int(h['batch']), h['adam'], self.precision, self.device,
-                           int(h['max_chunk']), use_graphs, use_compile, log)
+                           int(h['max_chunk']), int(h['eval_points']), use_graphs, use_compile, log)
         return {'graphs': self.model.graph is not None, 'compiled': self.model.compiled}, []
 
     def train_chunk(self, h, arrays):
@@ -127,9 +127,12 @@ class Worker:
             out.append(('f32', pred))
         return {}, out
 
-    def get_state(self, h, _):
-        step, p, m, v = self._model().get_state()
-        return {'step': step}, [('f32', p), ('f32', m), ('f32', v)]
+    def get_parameters(self, h, _):
+        return {}, [('f32', self._model().p.cpu().numpy())]
+
+    def get_optimizer(self, h, _):
+        model = self._model()
+        return {'step': model.adam_step}, [('f32', model.m.cpu().numpy()), ('f32', model.v.cpu().numpy())]
 
     def set_parameters(self, h, arrays):
         self._model().set_parameters(arrays[0])
@@ -204,7 +207,7 @@ def main():
             channel.write({'ok': False, 'kind': kind, 'message': f'{type(e).__name__}: {e}'.splitlines()[0]})
 
 
-OPS = {'init', 'load_series', 'open_model', 'train_chunk', 'evaluate', 'get_state', 'set_parameters', 'set_optimizer',
+OPS = {'init', 'load_series', 'open_model', 'train_chunk', 'evaluate', 'get_parameters', 'get_optimizer', 'set_parameters', 'set_optimizer',
        'close_model', 'memory'}
 
 if __name__ == '__main__':

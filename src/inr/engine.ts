@@ -50,6 +50,12 @@ export interface AdamSettings {
 /** The reference's Adam (PyTorch defaults) with clipping at 1.0. */
 export const REFERENCE_ADAM: AdamSettings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 1.0 };
 
+/** The most steps in one `trainChunk` call (engines size their buffers by it). */
+export const MAX_CHUNK_STEPS = 8192;
+
+/** Points of one evaluation chunk an engine predicts at a time, at most (a device keeps these activations). */
+export const EVAL_CHUNK_POINTS = 65536;
+
 export interface ChunkResult {
   /** Each step's mean squared error over all points and components, before its update. */
   losses: Float64Array;
@@ -77,7 +83,7 @@ export interface EngineEvaluation {
 export interface EngineModel {
   readonly spec: SirenSpec;
   /**
-   * `lrs.length` steps in a row. Step k trains on every cell of the frames
+   * `lrs.length` (at most MAX_CHUNK_STEPS) steps in a row. Step k trains on every cell of the frames
    * `frames[k * batch .. (k + 1) * batch)`: forward, MSE, backward, global-norm
    * clipping, then Adam at learning rate `lrs[k]`.
    */

@@ -115,28 +115,6 @@ export function mergeSums(a: MetricSums, b: MetricSums): MetricSums {
   };
 }
 
-export class MetricsAccumulator {
-  private s: MetricSums = emptySums();
-
-  /** Add gt[start..end) and pred[start..end). */
-  add(gt: ArrayLike<number>, pred: ArrayLike<number>, start = 0, end = gt.length): void {
-    this.s = mergeSums(this.s, sumsOf(gt, pred, start, end));
-  }
-
-  /** Add the sums of values reduced elsewhere (an engine's evaluation). */
-  addSums(sums: MetricSums): void {
-    this.s = mergeSums(this.s, sums);
-  }
-
-  sums(): MetricSums {
-    return { ...this.s };
-  }
-
-  result(): Metrics {
-    return metricsOf(this.s);
-  }
-}
-
 export function metricsOf(s: MetricSums): Metrics {
   const n = s.n;
   if (n === 0 || s.nan) return { n, mse: NaN, r2: NaN, slope: NaN, r2_cod: NaN };
@@ -158,7 +136,5 @@ export function metricsOf(s: MetricSums): Metrics {
 /** The metrics of two whole vectors. */
 export function computeMetrics(gt: ArrayLike<number>, pred: ArrayLike<number>): Metrics {
   if (gt.length !== pred.length) throw new RangeError(`metrics: gt has ${gt.length} values, pred ${pred.length}`);
-  const acc = new MetricsAccumulator();
-  acc.add(gt, pred);
-  return acc.result();
+  return metricsOf(sumsOf(gt, pred));
 }

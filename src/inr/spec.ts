@@ -42,6 +42,31 @@ export function tensorSize(t: ParamTensor): number {
   return t.shape.reduce((a, b) => a * b, 1);
 }
 
+/** One flat array of `arrays` in `tensors` order, each checked for its size; `what` names them in errors. */
+export function joinTensors(tensors: ParamTensor[], arrays: Float32Array[], what: string): Float32Array {
+  if (arrays.length !== tensors.length) throw new RangeError(`${what}: expected ${tensors.length} tensors, got ${arrays.length}`);
+  const flat = new Float32Array(tensors.reduce((n, t) => n + tensorSize(t), 0));
+  let off = 0;
+  tensors.forEach((t, k) => {
+    const n = tensorSize(t);
+    if (arrays[k].length !== n) throw new RangeError(`${what}: ${t.name} needs ${n} values, got ${arrays[k].length}`);
+    flat.set(arrays[k], off);
+    off += n;
+  });
+  return flat;
+}
+
+/** Copies of each tensor of a flat array, in `tensors` order. */
+export function splitTensors(tensors: ParamTensor[], flat: Float32Array): Float32Array[] {
+  let off = 0;
+  return tensors.map((t) => {
+    const n = tensorSize(t);
+    const a = flat.slice(off, off + n);
+    off += n;
+    return a;
+  });
+}
+
 export function parameterCount(spec: SirenSpec): number {
   return parameterTensors(spec).reduce((n, t) => n + tensorSize(t), 0);
 }

@@ -1,7 +1,7 @@
 import { checkBatchAgainstFrames, type InrConfig } from '../config/inr.js';
 import type { CellSeries } from '../data/series.js';
 import { Rng, type RngState } from '../util/rng.js';
-import { REFERENCE_ADAM, type Engine, type OptimizerState, type TrainingData } from './engine.js';
+import { MAX_CHUNK_STEPS, REFERENCE_ADAM, type Engine, type OptimizerState, type TrainingData } from './engine.js';
 import { FrameSampler, type InputScaling } from './batches.js';
 import { evaluationOf, type Evaluation } from './evaluate.js';
 import { cosineLr } from './schedule.js';
@@ -96,8 +96,7 @@ export type TrainStatus = 'ok' | 'failed' | 'interrupted';
 
 /** A chunk of steps takes about this long, so that budgets, signals and watchdogs act within it. */
 export const CHUNK_SECONDS = 0.5;
-/** The most steps in one chunk (bounds the frame and learning-rate buffers). */
-export const MAX_CHUNK_STEPS = 8192;
+
 
 export interface TrainResult {
   status: TrainStatus;

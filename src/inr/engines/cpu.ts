@@ -1,6 +1,6 @@
 import type { ChunkResult, Engine, EngineEvaluation, EngineModel, EngineRecord, OptimizerState, TrainingData } from '../engine.js';
 import { evalChunkFrames, evaluateOnHost } from '../evaluate.js';
-import { parameterCount, parameterTensors, tensorSize, type ParamTensor, type SirenSpec } from '../spec.js';
+import { joinTensors, parameterCount, parameterTensors, splitTensors, type ParamTensor, type SirenSpec } from '../spec.js';
 import { nativeAddon, type CpuEngineNative, type IsaName, type SirenCpuModelNative } from '../../native/addon.js';
 
 export type { IsaName } from '../../native/addon.js';
@@ -81,7 +81,7 @@ export class CpuModel implements EngineModel {
     this.count = parameterCount(spec);
     if (native.parameterCount !== this.count) throw new Error('native model and spec disagree on the parameter count');
     this.native = native;
-    this.model.setParameters(this.join(params, 'parameters'));
+    this.model.setParameters(joinTensors(this.tensors, params, 'parameters'));
   }
 
   private get model(): SirenCpuModelNative {
@@ -107,22 +107,22 @@ export class CpuModel implements EngineModel {
   async getParameters(): Promise<Float32Array[]> {
     const flat = new Float32Array(this.count);
     this.model.getParameters(flat);
-    return this.split(flat);
+    return splitTensors(this.tensors, flat);
   }
 
   async setParameters(params: Float32Array[]): Promise<void> {
-    this.model.setParameters(this.join(params, 'parameters'));
+    this.model.setParameters(joinTensors(this.tensors, params, 'parameters'));
   }
 
   async getOptimizerState(): Promise<OptimizerState> {
     const m = new Float32Array(this.count), v = new Float32Array(this.count);
     const step = this.model.getOptimizerState(m, v);
-    return { step, m: this.split(m), v: this.split(v) };
+    return { step, m: splitTensors(this.tensors, m), v: splitTensors(this.tensors, v) };
   }
 
   async setOptimizerState(state: OptimizerState): Promise<void> {
     if (!(Number.isInteger(state.step) && state.step >= 0)) throw new RangeError(`optimizer step must be a non-negative integer (got ${state.step})`);
-    this.model.setOptimizerState(state.step, this.join(state.m, 'm'), this.join(state.v, 'v'));
+    this.model.setOptimizerState(state.step, joinTensors(this.tensors, state.m, 'm'), joinTensors(this.tensors, state.v, 'v'));
   }
 
   async dispose(): Promise<void> {
@@ -131,31 +131,5 @@ export class CpuModel implements EngineModel {
       this.native?.dispose();
       this.native = undefined;
     });
-  }
-
-  /** Copies of each tensor of a flat array, in parameterTensors order. */
-  private split(flat: Float32Array): Float32Array[] {
-    let off = 0;
-    return this.tensors.map((t) => {
-      const n = tensorSize(t);
-      const a = flat.slice(off, off + n);
-      off += n;
-      return a;
-    });
-  }
-
-  private join(arrays: Float32Array[], what: string): Float32Array {
-    if (arrays.length !== this.tensors.length) {
-      throw new RangeError(`${what}: expected ${this.tensors.length} tensors, got ${arrays.length}`);
-    }
-    const flat = new Float32Array(this.count);
-    let off = 0;
-    this.tensors.forEach((t, k) => {
-      const n = tensorSize(t);
-      if (arrays[k].length !== n) throw new RangeError(`${what}: ${t.name} needs ${n} values, got ${arrays[k].length}`);
-      flat.set(arrays[k], off);
-      off += n;
-    });
-    return flat;
   }
 }

@@ -1,8 +1,6 @@
 import type { Precision } from '../../config/engine.js';
+import { EVAL_CHUNK_POINTS } from '../engine.js';
 import { parameterCount, type SirenSpec } from '../spec.js';
-
-/** Points of one evaluation chunk in the worker (python/inrscape_torch/siren.py). */
-const EVAL_POINTS = 65536;
 
 /**
  * Device memory a torch-engine run needs, in bytes, estimated before it
@@ -20,7 +18,7 @@ export function estimateMemory(spec: SirenSpec, frames: number, cells: number, b
   const points = batch * cells;
   const perLayer = points * spec.hidden * f32 * (precision === 'bf16' ? 2.5 : 2);
   const step = (spec.layers + 1) * perLayer + 4 * points * spec.hidden * f32;
-  const evaluation = 3 * Math.min(EVAL_POINTS, frames * cells) * spec.hidden * f32;
+  const evaluation = 3 * Math.min(EVAL_CHUNK_POINTS, frames * cells) * spec.hidden * f32;
   return Math.ceil(1.25 * (data + state + 2 * step + evaluation));
 }
 
