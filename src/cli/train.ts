@@ -5,10 +5,9 @@ import { checkBatchAgainstFrames } from '../config/inr.js';
 import { loadDataset } from '../data/dataset.js';
 import { resolveDataset } from '../data/resolve.js';
 import { readRunSpec, resumeRun, startRun, type RunOutcome } from '../inr/run.js';
-import { RunFolderBusy, partialDir } from '../inr/run-folder.js';
+import { RunFolderBusy } from '../inr/run-folder.js';
 import type { TrainProgress } from '../inr/train.js';
-import { HEARTBEAT_SECONDS, TRIAL_EXIT, TrialReporter } from '../exec/trial-files.js';
-import { existsSync } from 'node:fs';
+import { HEARTBEAT_SECONDS, TRIAL_EXIT, TrialReporter, trialDir } from '../exec/trial-files.js';
 import { PARENT_PID_ENV, parentGone } from '../exec/process.js';
 import { UserError } from '../util/errors.js';
 import { pyExp, pyFixed } from '../util/pyformat.js';
@@ -117,8 +116,7 @@ async function reported(
 ): Promise<RunOutcome> {
   const bar = trainProgressBar(process.stderr);
   const stop = stopSignals();
-  // Files go to the staging folder while it exists, then to the committed folder.
-  const reporter = new TrialReporter(() => (existsSync(partialDir(out)) ? partialDir(out) : out), 0);
+  const reporter = new TrialReporter(() => trialDir(out), 0);
   let last: TrainProgress | undefined;
   const beat = (): void => {
     if (last) reporter.heartbeat(last.step, last.loss, last.elapsedS);

@@ -33,7 +33,7 @@ import { PARENT_PID_ENV, pidAlive, sleep, waitForExit } from './process.js';
 export { PARENT_PID_ENV } from './process.js';
 import { folderMatches, folderOutcome, stagingMatches } from './run-folder.js';
 import type { TrialHooks, TrialOutcome, TrialRequest, TrialRunner } from './runner.js';
-import { ProgressTail, TRIAL_EXIT, TRIAL_PROGRESS_FILE, readTrialStatus } from './trial-files.js';
+import { ProgressTail, TRIAL_EXIT, TRIAL_PROGRESS_FILE, readTrialStatus, trialDir } from './trial-files.js';
 import { hostname } from 'node:os';
 import { processStartTime } from '../util/pid.js';
 
@@ -342,8 +342,7 @@ export class LocalRunner implements TrialRunner {
    * the attempt was killed, if it was.
    */
   protected watchProgress(req: TrialRequest, hooks: TrialHooks | undefined, kill: () => void): { stop: () => string | undefined } {
-    const stagingFile = join(partialDir(req.out), TRIAL_PROGRESS_FILE), outFile = join(req.out, TRIAL_PROGRESS_FILE);
-    const tail = new ProgressTail(() => (existsSync(stagingFile) ? stagingFile : outFile));
+    const tail = new ProgressTail(() => join(trialDir(req.out), TRIAL_PROGRESS_FILE));
     tail.poll(); // what an earlier attempt wrote was passed on then
     let alive = Date.now();
     let stale: string | undefined;

@@ -22,8 +22,7 @@ import { UserError } from '../util/errors.js';
 import { LocalRunner, readTail, type ChildExit, type LocalRunnerOptions, type Mode } from './local.js';
 import { sleep } from './process.js';
 import type { TrialHooks, TrialRequest } from './runner.js';
-import { readTrialStatus } from './trial-files.js';
-import { partialDir } from '../inr/run-folder.js';
+import { readTrialStatus, trialDir } from './trial-files.js';
 
 /** Exit code of a job that does not see the study folder. */
 export const NO_SHARED_FOLDER_EXIT = 6;
@@ -47,6 +46,11 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ cod
   });
 }
 
+/** The first line a Slurm command said, for an error message. */
+function said(r: { code: number; stdout: string; stderr: string }): string {
+  return (r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.code}`;
+}
+
 /** A word for a bash script: single-quoted, nothing in it is expanded. */
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -57,7 +61,7 @@ export function jobMinutes(budgetMinutes: number): number {
   return Math.ceil(budgetMinutes + TIME_MARGIN_MINUTES);
 }
 
-export function jobScript(req: TrialRequest, argv: string[], s: SlurmSettings, env: Record<string, string>): string {
+export function jobScript(req: TrialRequest, argv: string[], s: SlurmSettings): string {
   const studyDir = dirname(dirname(req.out));
   const lines = [
     '#!/bin/bash',
@@ -77,7 +81,6 @@ export function jobScript(req: TrialRequest, argv: string[], s: SlurmSettings, e
     `  echo "inrscape: job $SLURM_JOB_ID on $(hostname) does not see the study folder "${shellQuote(studyDir)}": it must be on a filesystem shared with the host that runs the study" >&2`,
     `  exit ${NO_SHARED_FOLDER_EXIT}`,
     'fi',
-    ...Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
     `exec ${argv.map(shellQuote).join(' ')}`,
     '',
   ];
@@ -88,7 +91,6 @@ interface JobInfo {
   state: string;
   reason?: string;
   exitCode?: number;
-  signal?: number;
 }
 
 /** `scontrol show job -o ID`: one line of Key=Value pairs. */
@@ -96,8 +98,8 @@ function parseScontrol(text: string): JobInfo | undefined {
   const field = (k: string): string | undefined => new RegExp(`(?:^|\\s)${k}=(\\S*)`).exec(text)?.[1];
   const state = field('JobState');
   if (state === undefined) return undefined;
-  const [code, signal] = (field('ExitCode') ?? '').split(':').map(Number);
-  return { state, reason: field('Reason'), exitCode: Number.isInteger(code) ? code : undefined, signal: Number.isInteger(signal) ? signal : undefined };
+  const code = Number((field('ExitCode') ?? '').split(':')[0]);
+  return { state, reason: field('Reason'), exitCode: Number.isInteger(code) ? code : undefined };
 }
 
 export class SlurmRunner extends LocalRunner {
@@ -112,10 +114,10 @@ export class SlurmRunner extends LocalRunner {
     this.slurmEnv = opts.slurmEnv ?? process.env;
   }
 
-  /** Settings the cluster can check before a study starts: the partition exists; sbatch answers. */
+  /** What the cluster can check before a study starts: Slurm answers here, and the partition exists. */
   async check(): Promise<void> {
     const r = await run('sinfo', ['-h', '-o', '%P'], this.slurmEnv);
-    if (r.code !== 0) throw new UserError(`study.executor = slurm: sinfo failed (${(r.stderr || r.stdout).trim().split('\n')[0] ?? `exit ${r.code}`}): is this a Slurm login node?`);
+    if (r.code !== 0) throw new UserError(`study.executor = slurm: sinfo failed (${said(r)}): is this a Slurm login node?`);
     const known = r.stdout.split('\n').map((p) => p.trim().replace(/\*$/, '')).filter((p) => p !== '');
     const want = this.slurm.partition;
     if (want !== undefined && !want.split(',').every((p) => known.includes(p))) {
@@ -145,7 +147,7 @@ export class SlurmRunner extends LocalRunner {
     try {
       const info = await this.follow(id);
       const stale = watch.stop();
-      const status = readTrialStatus(existsSync(partialDir(req.out)) ? partialDir(req.out) : req.out);
+      const status = readTrialStatus(trialDir(req.out));
       const own = status?.exit_code;
       const code = own ?? info?.exitCode ?? null;
       const scheduler = info !== undefined && info.state !== 'COMPLETED' && info.state !== 'FAILED'
@@ -159,11 +161,11 @@ export class SlurmRunner extends LocalRunner {
   private async submit(req: TrialRequest, args: string[], mode: Mode): Promise<{ jobId: string } | { error: Error }> {
     const script = `${req.out}.sbatch`;
     mkdirSync(dirname(script), { recursive: true });
-    writeFileSync(script, jobScript(req, [process.execPath, this.bin, ...args], this.slurm, {}), { mode: 0o755 });
+    writeFileSync(script, jobScript(req, [process.execPath, this.bin, ...args], this.slurm), { mode: 0o755 });
     this.logLine(req, `--- node ${req.node}, attempt ${req.attempt} (${mode}), ${new Date().toISOString()}: sbatch ${script}: inrscape ${args.join(' ')}`);
     const r = await run('sbatch', ['--parsable', script], this.slurmEnv);
     const jobId = r.stdout.trim().split(';')[0];
-    if (r.code !== 0 || !/^\d+$/.test(jobId)) return { error: new Error(`sbatch failed: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? `exit ${r.code}`}`) };
+    if (r.code !== 0 || !/^\d+$/.test(jobId)) return { error: new Error(`sbatch failed: ${said(r)}`) };
     return { jobId };
   }
 

@@ -22,6 +22,7 @@
 import { appendFileSync, existsSync, openSync, readSync, closeSync, fstatSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { partialDir } from '../inr/run-folder.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { processStartTime } from '../util/pid.js';
 
@@ -112,6 +113,12 @@ export class TrialReporter {
     const line = JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
     appendFileSync(join(dir, TRIAL_PROGRESS_FILE), line + '\n');
   }
+}
+
+/** Where the trial that writes run folder `out` keeps its files now: its staging folder while it runs, then `out`. */
+export function trialDir(out: string): string {
+  const staging = partialDir(out);
+  return existsSync(staging) ? staging : out;
 }
 
 export function readTrialStatus(dir: string): TrialStatus | undefined {
