@@ -181,40 +181,47 @@ function concurrency(state: StudyState, threadsFlag: string | undefined): Concur
   return planConcurrency(state.settings.slots, threads === undefined ? {} : { threads });
 }
 
+/** What the loop's cost prior needs to know of where trials run (a Slurm job has its GPU to itself). */
+type RunnerPlan = Pick<TrialPlacement, 'kind' | 'threads' | 'text'> & { trialsPerDevice: number };
+
+/**
+ * Where the study's trials run. Locally, the trials are placed on this
+ * machine's cores or GPUs; on Slurm the cluster queues the batch (every slot
+ * submits at once, each job with the CPUs its settings ask for) and nothing is
+ * probed here, on a login node that may have no GPU.
+ */
+async function trialRunner(
+  study: OpenStudy, threadsFlag: string | undefined, onNote: (req: TrialRequest, msg: string) => void,
+): Promise<{ runner: LocalRunner; plan: RunnerPlan }> {
+  const { engine, study: settings } = study.state.config;
+  const slots = study.state.settings.slots;
+  if (settings.executor === 'slurm') {
+    const slurm = settings.slurm ?? { extra: [] };
+    const threads = slurm.cpus ?? 1;
+    const runner = new SlurmRunner({ capacity: slots, threads, slurm, onNote });
+    await runner.check();
+    const kind = engine.name === 'cpu' ? 'cpu' : engine.device.startsWith('cuda') ? 'torch-cuda' : 'torch-cpu';
+    const text = `${slots} Slurm jobs at a time${slurm.partition ? ` on partition ${slurm.partition}` : ''}, ${threads} CPU${threads === 1 ? '' : 's'} each`;
+    return { runner, plan: { kind, threads, text, trialsPerDevice: 1 } };
+  }
+  const plan = await placeTrials({ engine, slots, threads: optionalInt('--threads', threadsFlag, 1), gpus: settings.gpus, trialsPerGpu: settings.trials_per_gpu });
+  return { runner: new LocalRunner({ capacity: plan.capacity, threads: plan.threads, gpuSlots: plan.gpuSlots, onNote }), plan: { ...plan, trialsPerDevice: settings.trials_per_gpu } };
+}
+
 /** Run an open study to the end, printing progress; kills its trials and releases the lock on SIGINT/SIGTERM. */
 async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise<void> {
-  const { engine, study: settings } = study.state.config;
-  let plan: TrialPlacement;
-  try {
-    plan = await placeTrials({
-      engine, slots: study.state.settings.slots, threads: optionalInt('--threads', threadsFlag, 1), gpus: settings.gpus, trialsPerGpu: settings.trials_per_gpu,
-    });
-  } catch (err) {
-    study.close();
-    throw err;
-  }
   // A closed stdout (`inrscape study run ... | head`) must not end a study that trains for hours.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
   });
   const out = (s: string): void => void process.stdout.write(s + '\n');
   const onNote = (req: TrialRequest, msg: string): void => out(`iter ${String(req.node).padStart(3)}  ${msg}`);
-  let runner: LocalRunner;
-  if (settings.executor === 'slurm') {
-    // The cluster queues the batch: every slot submits at once, each job with the cores its settings ask for.
-    const slurm = settings.slurm ?? { extra: [] };
-    const threads = slurm.cpus ?? 1;
-    const cluster = new SlurmRunner({ capacity: study.state.settings.slots, threads, slurm, onNote });
-    try {
-      await cluster.check();
-    } catch (err) {
-      study.close();
-      throw err;
-    }
-    runner = cluster;
-    plan = { ...plan, capacity: cluster.capacity, threads, text: `${cluster.capacity} Slurm jobs at a time${slurm.partition ? ` on partition ${slurm.partition}` : ''}, ${threads} CPU${threads === 1 ? '' : 's'} each` };
-  } else {
-    runner = new LocalRunner({ capacity: plan.capacity, threads: plan.threads, gpuSlots: plan.gpuSlots, onNote });
+  let runner: LocalRunner, plan: RunnerPlan;
+  try {
+    ({ runner, plan } = await trialRunner(study, threadsFlag, onNote));
+  } catch (err) {
+    study.close();
+    throw err;
   }
   const s = study.state.settings;
   out(`study ${rel(study.dir)}: ${study.state.name}, agent ${s.agent}, ${s.iterations} trials in batches of ${s.slots}, budget ${s.max_trial_minutes} min per trial; ${plan.text}`);
@@ -229,7 +236,7 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
   try {
     await runLoop(study, {
       runner,
-      priorFlopsPerSecond: enginePriorFlopsPerSecond(plan.threads, plan.kind, settings.trials_per_gpu),
+      priorFlopsPerSecond: enginePriorFlopsPerSecond(plan.threads, plan.kind, plan.trialsPerDevice),
       onEvent: (entry, state) => {
         const line = progressLine(entry, state);
         if (line !== undefined) out(line);
