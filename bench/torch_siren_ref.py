@@ -32,6 +32,13 @@ Output, one line on stdout: by default
 steps_per_s, samples_per_s, r2, slope, mse, train_s, device and torch.
 train_s is the training loop (steps and `--evals` evaluations), not the final
 evaluation. Runs on torch 1.13 (Debian's python3-torch) and torch 2.x.
+
+As a user's trainer under a study (`study.command`, docs/cluster.md):
+`--config FILE` takes the shape, omega, lr, steps, batch and the periods from
+the config's `inr:` section (t = frame / frames / inr_t_period, xyz = pos /
+inr_xy_period), `--dataset DIR` reads DIR/pos.npy and DIR/vel.npy,
+`--max-minutes M` ends training at the budget, `--seed S` seeds torch and the
+frame draws, and `--run-dir DIR` gets the reference's results.log.
 """
 import argparse
 import json
@@ -63,7 +70,24 @@ def parse_args():
     p.add_argument('--tf32', action='store_true', help='allow TF32 matmuls on CUDA')
     p.add_argument('--evals', type=int, default=0, help='progress evaluations during training')
     p.add_argument('--json', action='store_true', help='print one JSON line instead of the text line')
+    p.add_argument('--config', type=str, default='', help="a config YAML: its inr: section sets the run")
+    p.add_argument('--dataset', type=str, default='', help='a data set folder with pos.npy and vel.npy')
+    p.add_argument('--run-dir', type=str, default='', help="write the reference's results.log here")
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--max-minutes', type=float, default=0, help='end training at this budget (0: none)')
     a = p.parse_args()
+    a.xy_period, a.t_period, a.inr = 1.0, 1.0, {}
+    if a.config:
+        import yaml  # only this mode needs it (Debian: python3-yaml)
+        with open(a.config) as f:
+            a.inr = (yaml.safe_load(f) or {}).get('inr') or {}
+        for key, name, kind in (('hidden_dim_inr', 'hidden', int), ('n_layers_inr', 'layers', int), ('omega_inr', 'omega', float),
+                                ('inr_learning_rate', 'lr', float), ('inr_total_steps', 'steps', int), ('inr_batch_size', 'batch', int),
+                                ('inr_xy_period', 'xy_period', float), ('inr_t_period', 't_period', float)):
+            if key in a.inr:
+                setattr(a, name, kind(a.inr[key]))
+    if a.dataset:
+        a.pos, a.vel = f'{a.dataset}/pos.npy', f'{a.dataset}/vel.npy'
     if bool(a.pos) != bool(a.vel):
         p.error('--pos and --vel go together')
     for name in ('frames', 'cells', 'hidden', 'layers', 'steps', 'batch', 'threads'):
@@ -164,11 +188,24 @@ def pearson_r2(gt, pred):
     return float(((g * p).sum() / denom) ** 2) if float(denom) > 0 else float('nan')
 
 
+def write_results_log(a, mse, r2, slope, shape, minutes):
+    """The reference's results.log: key: value lines in its order and formats."""
+    frames, cells, comps = shape
+    lines = [
+        ('field_name', a.inr.get('inr_field_name', 'velocity')), ('inr_type', a.inr.get('inr_type', 'siren_txyz')),
+        ('gradient_mode', a.inr.get('inr_gradient_mode', False)), ('final_mse', f'{mse:.6e}'), ('final_r2', f'{r2:.6f}'),
+        ('slope', f'{slope:.4f}'), ('n_cells', cells), ('n_frames', frames), ('n_components', comps),
+        ('total_steps', a.steps), ('training_time_min', f'{minutes:.1f}'),
+    ]
+    with open(f'{a.run_dir}/results.log', 'w') as f:
+        f.write(''.join(f'{k}: {v}\n' for k, v in lines))
+
+
 def main():
     a = parse_args()
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
     dev = torch.device(a.device)
     if dev.type == 'cuda' and not torch.cuda.is_available():
         sys.exit(f'--device {a.device}: this torch sees no CUDA device')
@@ -187,8 +224,8 @@ def main():
 
     def inputs(frame_ids):
         """(t, x, y, z) rows of the given frames, all cells, frame by frame."""
-        t = (frame_ids.float() / frames).view(-1, 1, 1).expand(len(frame_ids), cells, 1)
-        return torch.cat([t, pos[frame_ids]], dim=2).reshape(-1, 4)
+        t = (frame_ids.float() / frames / a.t_period).view(-1, 1, 1).expand(len(frame_ids), cells, 1)
+        return torch.cat([t, pos[frame_ids] / a.xy_period], dim=2).reshape(-1, 4)
 
     def predict_all():
         with torch.no_grad():
@@ -206,7 +243,11 @@ def main():
 
     eval_every = max(1, a.steps // a.evals) if a.evals else 0
     t0 = time.perf_counter()
+    deadline = t0 + a.max_minutes * 60 if a.max_minutes > 0 else math.inf
+    steps_done = 0
     for step in range(a.steps):
+        if time.perf_counter() >= deadline:
+            break
         ids = torch.from_numpy(rng.choice(frames, size=a.batch, replace=False)).to(dev)
         x = inputs(ids)
         y = vel[ids].reshape(-1, comps)
@@ -216,6 +257,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
+        steps_done = step + 1
         if eval_every and (step + 1) % eval_every == 0:
             r2 = pearson_r2(vel.reshape(-1), predict_all().reshape(-1))
             print(f'step {step + 1}/{a.steps}  loss {loss.item():.4e}  r2 {r2:.4f}', file=sys.stderr)
@@ -231,8 +273,10 @@ def main():
     else:
         r2, slope = float('nan'), float('nan')
 
-    steps_per_s = a.steps / train_s
-    samples_per_s = a.steps * a.batch * cells / train_s
+    if a.run_dir:
+        write_results_log(a, mse, r2, slope, vel_np.shape, (time.perf_counter() - t0) / 60)
+    steps_per_s = steps_done / train_s
+    samples_per_s = steps_done * a.batch * cells / train_s
     if a.json:
         finite = lambda v: v if math.isfinite(v) else None  # JSON has no NaN
         print(json.dumps({

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import {
-  configToYaml, defaultConfig, defaultInr, loadConfig, parseConfig, resolveSearchSpace,
+  configToYaml, defaultConfig, defaultInr, loadConfig, parseConfig, resolveSearchSpace, type Config,
 } from '../src/config/schema.js';
 import { PRESETS, checkModelParams } from '../src/config/dicty-model.js';
 import { EXPLORABLE_KEYS, FIXED_INR, SEARCH_PARAMS, isExplorable, searchParam } from '../src/config/search-space.js';
@@ -98,6 +98,23 @@ test('study.gpus and study.trials_per_gpu: a list of distinct indices or auto, a
   const back = parseConfig(configToYaml(parseConfig('engine: {name: torch, device: "cuda:1", precision: bf16, python: /opt/py}\nstudy: {gpus: [1], trials_per_gpu: 4}\n').config)).config;
   assert.deepEqual(back.engine, { name: 'torch', device: 'cuda:1', precision: 'bf16', python: '/opt/py' });
   assert.deepEqual([back.study.gpus, back.study.trials_per_gpu], [[1], 4]);
+});
+
+test('study.lsf and study.command: each setting checked where it is written, and written back unchanged', () => {
+  const study = (s: string): Config['study'] => parseConfig(`study:\n  ${s}\n`).config.study;
+  const lsf = 'lsf: {queue: gpu, project: lab, gpu: "num=1", cpus: 4, resource: "rusage[mem=16000] span[hosts=1]", mem: 16GB, time: "1:10", extra: ["-app gpu_app"], setup: module load cuda}';
+  const command = 'command: [python3, train.py, --config, "{config}", "--out={run_dir}", "{{literal}}"]';
+  const parsed = study(`executor: lsf\n  ${lsf}\n  ${command}`);
+  assert.deepEqual(parsed.lsf, { queue: 'gpu', project: 'lab', gpu: 'num=1', cpus: 4, resource: 'rusage[mem=16000] span[hosts=1]', mem: '16GB', time: '1:10', extra: ['-app gpu_app'], setup: 'module load cuda' });
+  assert.deepEqual(parsed.command, ['python3', 'train.py', '--config', '{config}', '--out={run_dir}', '{{literal}}']);
+  const back = parseConfig(configToYaml(parseConfig(`study:\n  executor: lsf\n  ${lsf}\n  ${command}\n`).config)).config.study;
+  assert.deepEqual([back.executor, back.lsf, back.command], ['lsf', parsed.lsf, parsed.command]);
+  assert.deepEqual(study('command: python3 train.py {config}').command, ['python3', 'train.py', '{config}'], 'a string splits at spaces');
+  assert.throws(() => study(`lsf: {resource: 'a"b'}`), /^UserError: study\.lsf\.resource = "a\\"b": must be a bsub -R value without double quotes/);
+  assert.throws(() => study('lsf: {queue: gpu, color: red}'), /^UserError: study\.lsf\.color = "red": /);
+  assert.throws(() => study('command: ["{config}", x]'), /^UserError: study\.command\[0\] = "\{config\}": is the program to run and cannot be a placeholder/);
+  assert.throws(() => study('command: [python3, "a{b"]'), /^UserError: study\.command\[1\] = "a\{b": has \{, which is not a placeholder/);
+  assert.throws(() => study('command: []'), /^UserError: study\.command = \[\]: must be the trainer's command line/);
 });
 
 test("study.max_trial_minutes takes a number or auto (the data set's default budget)", () => {

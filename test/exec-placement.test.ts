@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultInr } from '../src/config/inr.js';
+import { InrscapeProgram } from '../src/exec/inrscape-program.js';
 import { LocalRunner } from '../src/exec/local.js';
 import { placeTrials } from '../src/exec/placement.js';
 import { runPool, type TrialRequest } from '../src/exec/runner.js';
@@ -25,7 +26,7 @@ function request(node: number): TrialRequest {
 test('trials given GPU slots each see only their GPU, train with --device cuda, and never share a slot', async () => {
   const gpuFile = join(root, 'gpus.jsonl'), argsFile = join(root, 'args.jsonl');
   const runner = new LocalRunner({
-    capacity: 3, threads: 1, bin: FAKE_TRAIN, extraArgs: [], gpuSlots: [3, 3, 5],
+    capacity: 3, threads: 1, program: new InrscapeProgram({ bin: FAKE_TRAIN, extraArgs: [] }), gpuSlots: [3, 3, 5],
     env: { ...process.env, FAKE_TRAIN: 'args', FAKE_TRAIN_ARGS_FILE: argsFile, FAKE_TRAIN_GPU_FILE: gpuFile, FAKE_TRAIN_MS: '150' },
   });
   await runPool([1, 2, 3, 4, 5, 6].map(request), runner.capacity, async (r) => void (await runner.run(r)));

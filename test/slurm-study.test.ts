@@ -7,6 +7,7 @@ import { runDir } from '../src/study/files.js';
 import type { StudyState } from '../src/study/state.js';
 import { runCli } from './helpers/cli.js';
 import { expireTimeLimit, slurmAvailable, slurmCommand, startSlurm, waitForJobState, type SlurmCluster } from './helpers/slurm.js';
+import { jobEvents, killWhileJobsRun } from './helpers/cluster-study.js';
 import { checkStudyFolder, journalEvents, startCli, waitFor, writeTinyStudyConfig } from './helpers/study.js';
 
 // Studies whose trials are jobs of a real single-node Slurm cluster
@@ -29,12 +30,7 @@ function slurmConfig(name: string, study: Record<string, unknown>, steps: [numbe
   return writeTinyStudyConfig(join(root, `${name}.yaml`), { iterations: 4, slots: 2, block: 4, seed: 5, executor: 'slurm', slurm, ...study }, steps);
 }
 
-type Submitted = { type: string; node: number; attempt: number; job_id: string; reason?: string };
-const events = (dir: string, type: string): Submitted[] => journalEvents(dir).filter((e) => e.type === type) as unknown as Submitted[];
-
-function results(state: StudyState): unknown[] {
-  return state.nodes.map((n) => ({ id: n.id, inr: n.inr, seed: n.seed, status: n.status, r2: n.metrics?.final_r2, mse: n.metrics?.final_mse }));
-}
+const events = jobEvents;
 
 let straight: StudyState | undefined;
 
@@ -56,20 +52,7 @@ test('a dicty-tiny study with executor slurm runs to the end, one job per trial,
 test('the study killed while its jobs run: resume follows the running jobs, runs none twice, loses none, same results', { skip }, async () => {
   assert.ok(straight, 'runs after the uninterrupted study');
   const dir = join(root, 'killed');
-  const cli = startCli(['study', 'run', slurmConfig('s', {}), '--dir', dir], { env });
-  await waitFor('two jobs to train', () => events(dir, 'trial_submitted').length >= 2 && ['iter_001_slot_00', 'iter_002_slot_01'].every((r) => existsSync(join(dir, 'runs', `.${r}.partial`, 'checkpoint.safetensors'))), 60_000);
-  cli.child.kill('SIGKILL');
-  await cli.done;
-  const before = events(dir, 'trial_submitted');
-  const resumed = startCli(['study', 'resume', dir], { env });
-  const end = await resumed.done;
-  assert.equal(end.code, 0, resumed.stderr());
-  assert.match(resumed.stdout(), /following slurm job \d+, which an earlier run of the study submitted/);
-  const after = events(dir, 'trial_submitted');
-  for (const node of [1, 2]) {
-    assert.equal(after.filter((e) => e.node === node).length, before.filter((e) => e.node === node).length, `node ${node}: no second job`);
-  }
-  assert.deepEqual(results(checkStudyFolder(dir)), results(straight!));
+  await killWhileJobsRun(dir, slurmConfig('s', {}), env, 'slurm', straight!);
 });
 
 test('a job scancelled from outside and a job past its time limit: recorded with the scheduler\'s reason, then re-run', { skip }, async () => {

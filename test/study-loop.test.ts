@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig, configToYaml, type Config } from '../src/config/schema.js';
 import type { InrConfig } from '../src/config/inr.js';
 import { planConcurrency } from '../src/exec/concurrency.js';
+import { InrscapeProgram } from '../src/exec/inrscape-program.js';
 import { LocalRunner } from '../src/exec/local.js';
 import { pidAlive } from '../src/exec/process.js';
 import type { TrialOutcome, TrialRequest, TrialRunner } from '../src/exec/runner.js';
@@ -237,7 +238,7 @@ function request(root: string, inr: InrConfig, over: Partial<TrialRequest> = {})
 
 function fakeRunner(mode: string, inr: InrConfig, extra: NodeJS.ProcessEnv = {}, notes: string[] = []): LocalRunner {
   return new LocalRunner({
-    capacity: 1, threads: 1, bin: FAKE_TRAIN, extraArgs: [],
+    capacity: 1, threads: 1, program: new InrscapeProgram({ bin: FAKE_TRAIN, extraArgs: [] }),
     env: { ...process.env, FAKE_TRAIN: mode, FAKE_TRAIN_INR: JSON.stringify(inr), ...extra },
     onNote: (_r, m) => notes.push(m),
   });

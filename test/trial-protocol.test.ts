@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig, type Config } from '../src/config/schema.js';
+import { InrscapeProgram } from '../src/exec/inrscape-program.js';
 import { LocalRunner } from '../src/exec/local.js';
 import { MAX_ATTEMPTS, type TrialOutcome, type TrialRequest, type TrialRunner } from '../src/exec/runner.js';
 import { journalPath, readJournal } from '../src/study/journal.js';
@@ -59,7 +60,7 @@ test('a trial whose heartbeat stops is killed and lost; the next attempt runs wi
   const root = tempDir(t);
   const once = join(root, 'hung-once');
   const runner = new LocalRunner({
-    capacity: 1, threads: 1, bin: FAKE_TRAIN, extraArgs: [], heartbeatTimeoutS: 1,
+    capacity: 1, threads: 1, program: new InrscapeProgram({ bin: FAKE_TRAIN, extraArgs: [] }), heartbeatTimeoutS: 1,
     env: { ...process.env, FAKE_TRAIN: 'hang', FAKE_TRAIN_ONCE: once, FAKE_TRAIN_INR: '{}' },
   });
   const req: TrialRequest = {

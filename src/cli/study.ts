@@ -14,12 +14,16 @@ import { optionalInt } from './flags.js';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import YAML from 'yaml';
-import { AGENTS, type AgentName } from '../config/study.js';
-import { loadConfig, parseConfig, type Config } from '../config/schema.js';
+import { AGENTS, checkExecutor, type AgentName, type StudyConfig } from '../config/study.js';
+import { loadConfig, parseConfig } from '../config/schema.js';
 import { isMapping } from '../config/values.js';
 import { readDatasetMeta } from '../data/dataset.js';
 import { LocalRunner } from '../exec/local.js';
-import { SlurmRunner } from '../exec/slurm.js';
+import { BatchRunner } from '../exec/batch.js';
+import { CommandProgram } from '../exec/command-program.js';
+import { LsfScheduler } from '../exec/lsf.js';
+import type { Scheduler } from '../exec/scheduler.js';
+import { SlurmScheduler } from '../exec/slurm.js';
 import type { TrialRequest } from '../exec/runner.js';
 import { parseExecutor } from '../config/executor.js';
 import { placeTrials, type TrialPlacement } from '../exec/placement.js';
@@ -184,28 +188,47 @@ function concurrency(state: StudyState, threadsFlag: string | undefined): Concur
 /** What the loop's cost prior needs to know of where trials run (a Slurm job has its GPU to itself). */
 type RunnerPlan = Pick<TrialPlacement, 'kind' | 'threads' | 'text'> & { trialsPerDevice: number };
 
+/** The cluster a study's settings name, if any: its scheduler, the CPUs of a job, and where its jobs go, in words. */
+function cluster(settings: StudyConfig): { scheduler: Scheduler; threads: number; text: string } | undefined {
+  if (settings.executor === 'slurm') {
+    const slurm = settings.slurm ?? { extra: [] };
+    const threads = slurm.cpus ?? 1;
+    return { scheduler: new SlurmScheduler(slurm, threads), threads, text: `Slurm jobs at a time${slurm.partition ? ` on partition ${slurm.partition}` : ''}` };
+  }
+  if (settings.executor === 'lsf') {
+    const lsf = settings.lsf ?? { extra: [] };
+    const threads = lsf.cpus ?? 1;
+    return { scheduler: new LsfScheduler(lsf, threads), threads, text: `LSF jobs at a time${lsf.queue ? ` in queue ${lsf.queue}` : ''}` };
+  }
+  return undefined;
+}
+
 /**
- * Where the study's trials run. Locally, the trials are placed on this
- * machine's cores or GPUs; on Slurm the cluster queues the batch (every slot
- * submits at once, each job with the CPUs its settings ask for) and nothing is
- * probed here, on a login node that may have no GPU.
+ * Where the study's trials run, and what they run (`inrscape train`, or the
+ * user's `study.command`). Locally, the trials are placed on this machine's
+ * cores or GPUs; on a cluster the scheduler queues the batch (every slot
+ * submits at once, each job with the CPUs its settings ask for) and nothing
+ * is probed here, on a login node that may have no GPU.
  */
 async function trialRunner(
   study: OpenStudy, threadsFlag: string | undefined, onNote: (req: TrialRequest, msg: string) => void,
 ): Promise<{ runner: LocalRunner; plan: RunnerPlan }> {
   const { engine, study: settings } = study.state.config;
   const slots = study.state.settings.slots;
-  if (settings.executor === 'slurm') {
-    const slurm = settings.slurm ?? { extra: [] };
-    const threads = slurm.cpus ?? 1;
-    const runner = new SlurmRunner({ capacity: slots, threads, slurm, onNote });
+  const program = settings.command !== undefined ? new CommandProgram(settings.command) : undefined;
+  const trains = program === undefined ? '' : `, each running ${program.name}`;
+  const jobs = cluster(settings);
+  if (jobs !== undefined) {
+    const { scheduler, threads } = jobs;
+    const runner = new BatchRunner({ capacity: slots, threads, scheduler, program, onNote });
     await runner.check();
     const kind = engine.name === 'cpu' ? 'cpu' : engine.device.startsWith('cuda') ? 'torch-cuda' : 'torch-cpu';
-    const text = `${slots} Slurm jobs at a time${slurm.partition ? ` on partition ${slurm.partition}` : ''}, ${threads} CPU${threads === 1 ? '' : 's'} each`;
+    const text = `${slots} ${jobs.text}, ${threads} CPU${threads === 1 ? '' : 's'} each${trains}`;
     return { runner, plan: { kind, threads, text, trialsPerDevice: 1 } };
   }
   const plan = await placeTrials({ engine, slots, threads: optionalInt('--threads', threadsFlag, 1), gpus: settings.gpus, trialsPerGpu: settings.trials_per_gpu });
-  return { runner: new LocalRunner({ capacity: plan.capacity, threads: plan.threads, gpuSlots: plan.gpuSlots, onNote }), plan: { ...plan, trialsPerDevice: settings.trials_per_gpu } };
+  const runner = new LocalRunner({ capacity: plan.capacity, threads: plan.threads, gpuSlots: plan.gpuSlots, program, onNote });
+  return { runner, plan: { ...plan, text: plan.text + trains, trialsPerDevice: settings.trials_per_gpu } };
 }
 
 /** Run an open study to the end, printing progress; kills its trials and releases the lock on SIGINT/SIGTERM. */
@@ -310,7 +333,7 @@ export function registerStudy(program: Command): void {
     .option('--device <device>', ENGINE_FLAG_HELP.device)
     .option('--precision <p>', ENGINE_FLAG_HELP.precision)
     .option('--python <path>', ENGINE_FLAG_HELP.python)
-    .option('--executor <name>', 'where trials run: local | slurm (default: study.executor, local; docs/cluster.md)')
+    .option('--executor <name>', 'where trials run: local | slurm | lsf | command (default: study.executor, local; docs/cluster.md)')
     .action(async (configPath: string, flags: RunFlags) => {
       const agent = agentFlag(flags.agent);
       const iterations = optionalInt('--iterations', flags.iterations, 1);
@@ -321,7 +344,10 @@ export function registerStudy(program: Command): void {
       const { config, warnings } = loadConfig(configPath);
       warn(warnings);
       config.engine = withEngineFlags(config.engine, flags);
-      if (flags.executor !== undefined) config.study.executor = parseExecutor(flags.executor, '--executor');
+      if (flags.executor !== undefined) {
+        config.study.executor = parseExecutor(flags.executor, '--executor');
+        checkExecutor(config.study, '--executor');
+      }
       const llm = llmSettings(agent ?? config.study.agent, config, flags, configPath);
       if (flags.dryRun) {
         if (llm === undefined) throw new UserError(`--dry-run shows the LLM agent's next request; the study's agent is ${agent ?? config.study.agent} (add --agent llm)`);
@@ -337,7 +363,7 @@ export function registerStudy(program: Command): void {
       }
       const dir = resolve(flags.dir ?? defaultStudyDir(configPath));
       // A cluster that refuses the settings does so before a study folder exists.
-      if (config.study.executor === 'slurm') await new SlurmRunner({ capacity: 1, threads: 1, slurm: config.study.slurm ?? { extra: [] } }).check();
+      await cluster(config.study)?.scheduler.check();
       const opened = await createStudy(dir, config, {
         configPath, agent, iterations, slots, block, seed, llm: llm && resolveLlmSettings(llm), command: `inrscape study run ${configPath}`,
         onGenerate: (d) => process.stdout.write(`generating the data set into ${rel(d)} (once)\n`),

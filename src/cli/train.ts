@@ -160,8 +160,10 @@ async function reported(
 }
 
 /**
- * Stopping from outside: Ctrl-C, SIGTERM, or (for a trial of a study, which
- * runs with INRSCAPE_PARENT_PID set) its study being gone, even killed with -9.
+ * Stopping from outside: Ctrl-C, SIGTERM (also Slurm's at a job's time
+ * limit), SIGUSR2 (LSF's warning at a job's run limit), or (for a trial of a
+ * study, which runs with INRSCAPE_PARENT_PID set) its study being gone, even
+ * killed with -9.
  * Each aborts the run, which checkpoints at the end of its current chunk
  * (within about a second) and leaves its staging folder for --resume.
  * The parent is looked at four times a second.
@@ -176,8 +178,10 @@ function stopSignals(): { signal: AbortSignal; reason: () => string | undefined;
   };
   const onInt = (): void => abort('interrupted (SIGINT)');
   const onTerm = (): void => abort('terminated (SIGTERM)');
+  const onUsr2 = (): void => abort('warned of its run limit (SIGUSR2)');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  process.on('SIGUSR2', onUsr2);
   const parent = Number(process.env[PARENT_PID_ENV]);
   const timer = Number.isSafeInteger(parent) && parent > 0
     ? setInterval(() => {
@@ -192,6 +196,7 @@ function stopSignals(): { signal: AbortSignal; reason: () => string | undefined;
       if (timer) clearInterval(timer);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      process.off('SIGUSR2', onUsr2);
     },
   };
 }

@@ -9,7 +9,7 @@ import YAML from 'yaml';
 import { UserError } from '../util/errors.js';
 import { datasetToYaml, defaultDataset, parseDataset, type DatasetConfig } from './dataset.js';
 import { defaultEngine, engineToYaml, parseEngine, type EngineSettings } from './engine.js';
-import { slurmToYaml } from './executor.js';
+import { lsfToYaml, slurmToYaml } from './executor.js';
 import { defaultInr, parseInr, typicalRangeWarning, type InrConfig } from './inr.js';
 import { fmt } from './messages.js';
 import { inSearchRange, resolveSearchSpace } from './search-range.js';
@@ -149,6 +149,8 @@ function studyToYaml(study: StudyConfig): YamlMapping {
     gpus: study.gpus === 'auto' ? 'auto' : [...study.gpus], trials_per_gpu: study.trials_per_gpu, executor: study.executor,
   };
   if (study.slurm !== undefined) out.slurm = slurmToYaml(study.slurm);
+  if (study.lsf !== undefined) out.lsf = lsfToYaml(study.lsf);
+  if (study.command !== undefined) out.command = [...study.command];
   if (study.llm !== undefined) {
     const llm: YamlMapping = {};
     for (const [k, v] of Object.entries(study.llm)) if (v !== undefined) setOwn(llm, k, v);

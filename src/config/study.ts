@@ -1,4 +1,5 @@
-import { parseExecutor, parseSlurm, type ExecutorName, type SlurmSettings } from './executor.js';
+import { parseCommand } from './command.js';
+import { parseExecutor, parseLsf, parseSlurm, type ExecutorName, type LsfSettings, type SlurmSettings } from './executor.js';
 import { parseLlm, type LlmSettings } from './llm.js';
 import { invalid } from './messages.js';
 import { parseSearchSpace, type SearchSpaceOverrides } from './search-range.js';
@@ -32,10 +33,14 @@ export interface StudyConfig {
   gpus: 'auto' | number[];
   /** Trials that share one GPU at a time. */
   trials_per_gpu: number;
-  /** Where trials run: child processes here (`local`) or jobs of a Slurm cluster. */
+  /** Where trials run: child processes here (`local`, `command`) or jobs of a Slurm or LSF cluster. */
   executor: ExecutorName;
   /** The Slurm job settings (executor slurm). */
   slurm?: SlurmSettings;
+  /** The LSF job settings (executor lsf). */
+  lsf?: LsfSettings;
+  /** The user's trainer, a command-line template (command.ts); absent: trials run `inrscape train`. */
+  command?: string[];
 }
 
 /**
@@ -62,7 +67,7 @@ const NUMBER_RULES: Record<NumericStudyKey, NumberRule> = {
 /** `n_iter_block` is the reference's name for `block`: accepted on input, written back as `block`. */
 const ALIASES: Record<string, NumericStudyKey> = { n_iter_block: 'block' };
 
-const STUDY_KEYS: readonly string[] = [...Object.keys(NUMBER_RULES), 'agent', 'search_space', 'llm', 'gpus', 'trials_per_gpu', 'executor', 'slurm', ...Object.keys(ALIASES)];
+const STUDY_KEYS: readonly string[] = [...Object.keys(NUMBER_RULES), 'agent', 'search_space', 'llm', 'gpus', 'trials_per_gpu', 'executor', 'slurm', 'lsf', 'command', ...Object.keys(ALIASES)];
 
 function isNumericKey(key: string): key is NumericStudyKey {
   return Object.hasOwn(NUMBER_RULES, key);
@@ -101,13 +106,25 @@ export function parseStudy(value: unknown, warnings: string[]): StudyConfig {
       study.executor = parseExecutor(v, path);
     } else if (key === 'slurm') {
       if (v !== null && v !== undefined) study.slurm = parseSlurm(v, path);
+    } else if (key === 'lsf') {
+      if (v !== null && v !== undefined) study.lsf = parseLsf(v, path);
+    } else if (key === 'command') {
+      if (v !== null && v !== undefined) study.command = parseCommand(v, path);
     } else if (key === 'trials_per_gpu') {
       study.trials_per_gpu = readNumber(v, path, { ...COUNT, max: 64 });
     } else {
       throw invalid(path, v, unknownKeyRule('study', key, STUDY_KEYS));
     }
   }
+  checkExecutor(study, 'study.executor');
   return study;
+}
+
+/** An executor that the rest of the study's settings can serve (`path`: where the executor was named). */
+export function checkExecutor(study: StudyConfig, path: string): void {
+  if (study.executor === 'command' && study.command === undefined) {
+    throw invalid(path, 'command', "runs the user's trainer: set study.command to its command line, e.g. [python3, train.py, --config, \"{config}\", --out, \"{run_dir}\"]");
+  }
 }
 
 function parseGpus(v: unknown, path: string): 'auto' | number[] {

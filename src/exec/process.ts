@@ -40,3 +40,13 @@ export function parentGone(parent: number): boolean {
   if (ppid !== undefined) return ppid !== parent;
   return !pidAlive(parent);
 }
+
+/** SIGKILL to `pid`, if it still runs. */
+export function killQuietly(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}

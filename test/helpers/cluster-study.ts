@@ -1,0 +1,41 @@
+/**
+ * What the Slurm and LSF study tests both check, whatever the scheduler:
+ * the journal's job events, and a study killed while its jobs run.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StudyState } from '../../src/study/state.js';
+import { checkStudyFolder, journalEvents, startCli, waitFor } from './study.js';
+
+export type JobEvent = { type: string; node: number; attempt: number; job_id: string; reason?: string };
+
+export const jobEvents = (dir: string, type: string): JobEvent[] => journalEvents(dir).filter((e) => e.type === type) as unknown as JobEvent[];
+
+/** The journal facts two runs of the same study seed must share. */
+export function results(state: StudyState): unknown[] {
+  return state.nodes.map((n) => ({ id: n.id, inr: n.inr, seed: n.seed, status: n.status, r2: n.metrics?.final_r2, mse: n.metrics?.final_mse }));
+}
+
+/**
+ * Start the study of `config` in `dir`, SIGKILL it once its first two jobs
+ * train, resume it, and check that the resumed study followed those jobs
+ * (`scheduler` job N, which an earlier run submitted), submitted none of them
+ * again, and ended with the results of `straight`.
+ */
+export async function killWhileJobsRun(dir: string, config: string, env: NodeJS.ProcessEnv, scheduler: string, straight: StudyState): Promise<void> {
+  const cli = startCli(['study', 'run', config, '--dir', dir], { env });
+  await waitFor('two jobs to train', () => jobEvents(dir, 'trial_submitted').length >= 2 && ['iter_001_slot_00', 'iter_002_slot_01'].every((r) => existsSync(join(dir, 'runs', `.${r}.partial`, 'checkpoint.safetensors'))), 60_000);
+  cli.child.kill('SIGKILL');
+  await cli.done;
+  const before = jobEvents(dir, 'trial_submitted');
+  const resumed = startCli(['study', 'resume', dir], { env });
+  const end = await resumed.done;
+  assert.equal(end.code, 0, resumed.stderr());
+  assert.match(resumed.stdout(), new RegExp(`following ${scheduler} job \\d+, which an earlier run of the study submitted`));
+  const after = jobEvents(dir, 'trial_submitted');
+  for (const node of [1, 2]) {
+    assert.equal(after.filter((e) => e.node === node).length, before.filter((e) => e.node === node).length, `node ${node}: no second job`);
+  }
+  assert.deepEqual(results(checkStudyFolder(dir)), results(straight));
+}
