@@ -78,12 +78,16 @@ test('only the eight table keys are explorable; the fixed keys are not', () => {
   assert.equal(searchParam('hidden_dim_inr').step, 64);
 });
 
-test('the study defaults are the reference loop: 4 slots, blocks of 24, rules agent; every GPU, two trials to one', () => {
+test('the study defaults are the reference loop: 4 slots, blocks of 24, rules agent; every GPU, two trials to one; no pruner; 10 TPE startup trials', () => {
   const c = defaultConfig();
   assert.deepEqual(c.study, {
     iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 'auto',
     agent: 'rules', seed: 0, search_space: {}, gpus: 'auto', trials_per_gpu: 2, executor: 'local',
+    pruner: 'none', pruning: { startup_trials: 4, warmup_fraction: 0.2 }, tpe: { startup: 10 },
   });
+  assert.throws(() => parseConfig('study: {pruner: asha}'), /^UserError: study\.pruner = "asha": must be one of none, median/);
+  assert.throws(() => parseConfig('study: {pruning: {warmup_fraction: 1}}'), /^UserError: study\.pruning\.warmup_fraction = 1: must be a number >= 0 and < 1/);
+  assert.equal(parseConfig('study: {tpe: {startup: 3}}').config.study.tpe.startup, 3);
   assert.deepEqual(c.engine, { name: 'cpu', device: 'auto', precision: 'fp32' });
 });
 

@@ -194,7 +194,7 @@ test('tpe and random propose inside the search space, deterministically per seed
       const v = validateProposal({ parent: null, inr: { ...n.inr } }, { ...safetyContext(a.state), nodes: [] });
       assert.ok(v.ok, `${agent} node ${n.id} in range`);
       assert.equal(n.parent, null);
-      assert.equal(n.strategy, agent);
+      assert.equal(n.strategy, agent === 'tpe' && n.id === 1 ? 'start' : agent, 'tpe starts from the base config');
     }
     assert.equal(new Set(a.state.nodes.map((n) => JSON.stringify(n.inr))).size, 24, 'no duplicates');
     const b = await bestOf(agent, 4, 24);
@@ -206,7 +206,7 @@ test('tpe and random propose inside the search space, deterministically per seed
 
 test('tpe: the first proposals are uniform startup samples, then TPE samples saying so', async () => {
   const { state } = await bestOf('tpe', 1, 16);
-  assert.match(state.nodes[0].mutation, /^startup uniform sample \(0\/10 trials before TPE\): omega_inr=/);
+  assert.match(state.nodes[1].mutation, /^startup uniform sample \(0\/10 trials before TPE\): omega_inr=/);
   assert.match(state.nodes[12].mutation, /^tpe sample \(log l\/g = -?\d+\.\d\d, 12 trials, 2 good\): omega_inr=.*inr_t_period=/);
 });
 
@@ -240,5 +240,17 @@ test('random samples log scales log-uniformly', async () => {
   const lrs = proposals.map((p) => (p.inr as { inr_learning_rate: number }).inr_learning_rate).sort((x, y) => x - y);
   const median = lrs[200];
   assert.ok(median > 1.5e-5 && median < 6e-5, `median ${median} near the geometric middle 3.2e-5 of [1e-6, 1e-3]`);
-  assert.ok(new TpeAgent().nStartup === 10);
+});
+
+test('tpe: the base config is trial 1, then uniform samples until study.tpe.startup trials are done, then TPE', async () => {
+  const config = defaultConfig();
+  config.study.tpe = { startup: 3 };
+  const created = studyCreatedEvent(config, { agent: 'tpe', iterations: 8, slots: 2, seed: 1, maxTrialMinutes: 1e6 });
+  const { state } = await simulateStudy(created, { agent: createAgent('tpe') }, synthetic);
+  const explorable = (inr: InrConfig): Record<string, number> => Object.fromEntries(SEARCH_PARAMS.map((p) => [p.key, inr[p.key]]));
+  assert.deepEqual(explorable(state.nodes[0].inr), explorable(config.inr));
+  assert.equal(state.nodes[0].strategy, 'start');
+  assert.match(state.nodes[1].mutation, /^startup uniform sample \(0\/3 trials before TPE\)/);
+  assert.match(state.nodes[2].mutation, /^startup uniform sample \(2\/3 trials before TPE\)/);
+  assert.match(state.nodes[4].mutation, /^tpe sample \(log l\/g = -?[\d.]+, 4 trials/);
 });

@@ -74,13 +74,14 @@ export class BatchRunner extends LocalRunner {
   private async followJob(req: TrialRequest, id: string, hooks: TrialHooks | undefined): Promise<ChildExit> {
     this.jobs.add(id);
     const from = existsSync(req.log) ? statSync(req.log).size : 0;
-    const watch = this.watchProgress(req, hooks, () => void this.scheduler.cancel([id]));
+    const cancel = (): void => void this.scheduler.cancel([id]);
+    const watch = this.watchProgress(req, hooks, cancel, cancel); // a scheduler's cancel signals the job first (SIGTERM): it checkpoints
     try {
       const end = await this.waitForEnd(id);
-      const stale = watch.stop();
+      const watched = watch.stop();
       const own = readTrialStatus(trialDir(req.out))?.exit_code;
       const scheduler = end?.killed !== undefined ? `${this.name} job ${id} ended ${end.killed}` : undefined;
-      return { code: own ?? end?.exitCode ?? null, signal: null, tail: readTail(req.log, from), ...(stale !== undefined ? { stale } : {}), ...(scheduler !== undefined ? { scheduler } : {}) };
+      return { code: own ?? end?.exitCode ?? null, signal: null, tail: readTail(req.log, from), ...watched, ...(scheduler !== undefined ? { scheduler } : {}) };
     } finally {
       this.jobs.delete(id);
     }

@@ -173,7 +173,7 @@ export class LocalRunner implements TrialRunner, Launcher {
       closeSync(fd);
       this.children.add(child);
       if (child.pid !== undefined) attempt.onSpawn?.(child.pid);
-      const watch = this.watchProgress(req, hooks, () => killQuietly(child.pid));
+      const watch = this.watchProgress(req, hooks, () => killQuietly(child.pid), () => child.kill('SIGTERM'));
       let overtime: string | undefined;
       const limit = attempt.timeLimitS === undefined ? undefined : setTimeout(() => {
         overtime = `${attempt.argv[0]} ran past its time limit of ${attempt.timeLimitS} s: killed it`;
@@ -184,9 +184,9 @@ export class LocalRunner implements TrialRunner, Launcher {
         if (settled) return;
         settled = true;
         clearTimeout(limit);
-        const stale = watch.stop();
+        const { stale, pruned } = watch.stop();
         this.children.delete(child);
-        resolvePromise({ ...e, ...(stale !== undefined ? { stale } : {}), ...(overtime !== undefined ? { overtime } : {}), tail: readTail(req.log, start) });
+        resolvePromise({ ...e, ...(stale !== undefined ? { stale } : {}), ...(pruned !== undefined ? { pruned } : {}), ...(overtime !== undefined ? { overtime } : {}), tail: readTail(req.log, start) });
       };
       child.once('error', (error) => done({ code: null, signal: null, error }));
       child.once('exit', (code, signal) => done({ code, signal }));
@@ -197,22 +197,31 @@ export class LocalRunner implements TrialRunner, Launcher {
    * Follow an attempt's progress file: evaluations go to the hooks, and its
    * growth is the heartbeat; after `heartbeatTimeoutS` of silence `kill` is
    * called once (for an `if-present` heartbeat, only once the file has
-   * grown). `stop` ends the watch (reading what is left) and says why the
-   * attempt was killed, if it was.
+   * grown). A hook's stop verdict calls `terminate` once (the trial's stop
+   * hook). `stop` ends the watch (reading what is left) and says why the
+   * attempt was killed or stopped, if it was.
    */
-  protected watchProgress(req: TrialRequest, hooks: TrialHooks | undefined, kill: () => void): { stop: () => string | undefined } {
+  protected watchProgress(req: TrialRequest, hooks: TrialHooks | undefined, kill: () => void, terminate: () => void): { stop: () => { stale?: string; pruned?: string } } {
     const tail = new ProgressTail(() => join(trialDir(req.out), TRIAL_PROGRESS_FILE));
     tail.poll(); // what an earlier attempt wrote was passed on then
     let alive = Date.now();
     let beating = this.program.heartbeat === 'required';
     let stale: string | undefined;
+    let pruned: string | undefined;
     const look = (): void => {
       const { records, grew } = tail.poll();
       if (grew) {
         alive = Date.now();
         beating = true;
       }
-      for (const r of records) if (r.kind === 'evaluation') hooks?.onEvaluation?.({ step: r.step, r2: r.r2, mse: r.mse, slope: r.slope, time_s: r.time_s });
+      for (const r of records) {
+        if (r.kind !== 'evaluation') continue;
+        const verdict = hooks?.onEvaluation?.({ step: r.step, r2: r.r2, mse: r.mse, slope: r.slope, time_s: r.time_s });
+        if (verdict && pruned === undefined) {
+          pruned = verdict.stop;
+          terminate();
+        }
+      }
       const quiet = (Date.now() - alive) / 1000;
       if (beating && stale === undefined && quiet > this.heartbeatTimeoutS) {
         stale = `no heartbeat from ${this.program.name} for ${Math.round(quiet)} s (more than ${this.heartbeatTimeoutS} s): killed it`;
@@ -224,7 +233,7 @@ export class LocalRunner implements TrialRunner, Launcher {
       stop: () => {
         clearInterval(timer);
         look();
-        return stale;
+        return { ...(stale !== undefined ? { stale } : {}), ...(pruned !== undefined ? { pruned } : {}) };
       },
     };
   }

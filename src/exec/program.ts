@@ -28,6 +28,8 @@ export interface ChildExit {
   stale?: string;
   /** Why the runner killed it: it ran past its time limit. */
   overtime?: string;
+  /** Why the runner stopped it (gracefully): the study pruned it. */
+  pruned?: string;
   /** How a scheduler ended it without the trial's own exit (e.g. `TIMEOUT`, `CANCELLED by 0`). */
   scheduler?: string;
   /** The attempt's output (the end of it). */
@@ -81,6 +83,7 @@ export function lastLine(tail: string): string | undefined {
  */
 export function runnerVerdict(exit: ChildExit, what: string, o: { keep: boolean; runFolder: boolean }): TrialOutcome | undefined {
   if (exit.error) return { status: 'failed', reason: `could not run ${what}: ${exit.error.message}`, runFolder: o.runFolder };
+  if (exit.pruned !== undefined && !o.keep) return { status: 'pruned', reason: exit.pruned };
   if (exit.stale) return { status: 'lost', reason: exit.stale };
   if (exit.overtime) return { status: 'failed', reason: exit.overtime, runFolder: o.runFolder };
   if (exit.scheduler !== undefined && !o.keep) return { status: 'lost', reason: exit.scheduler };

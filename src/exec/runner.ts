@@ -48,6 +48,11 @@ export type TrialOutcome =
       note?: string;
     }
   | {
+      /** The study stopped it at an intermediate evaluation (TrialHooks.onEvaluation said so); its checkpoint stays. */
+      status: 'pruned';
+      reason: string;
+    }
+  | {
       /**
        * The attempt ended without a result and can be run again with the same
        * config and seed: its child was killed by a signal, stopped from
@@ -60,10 +65,19 @@ export type TrialOutcome =
 /** What a committed run folder can say: a result or a failure. */
 export type RunFolderOutcome = Extract<TrialOutcome, { status: 'finished' | 'failed' }>;
 
+/** The study's word on an intermediate evaluation: stop the trial, and why. */
+export interface StopVerdict {
+  stop: string;
+}
+
 /** What a runner tells while a trial runs. */
 export interface TrialHooks {
-  /** An intermediate evaluation from the trial's progress file, once each. */
-  onEvaluation?: (e: EvaluationRecord) => void;
+  /**
+   * An intermediate evaluation from the trial's progress file, once each. A
+   * verdict stops the trial through its stop hook (SIGTERM: it checkpoints and
+   * exits), never a kill, and its outcome is `pruned`.
+   */
+  onEvaluation?: (e: EvaluationRecord) => StopVerdict | void;
   /** A scheduler took the attempt as job `jobId` (told before it runs). */
   onSubmitted?: (jobId: string) => void;
 }
@@ -84,13 +98,14 @@ export interface TrialRunner {
 
 /**
  * Run `work` over `items`, at most `capacity` at a time, in order of start.
- * Resolves when all are done; the first rejection rejects (the others still finish).
+ * Resolves when all are done; the first rejection rejects, once the items
+ * already started have finished (no new one starts after it).
  */
 export async function runPool<T>(items: readonly T[], capacity: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failure: unknown;
   const lane = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && failure === undefined) {
       const item = items[next++];
       try {
         await work(item);

@@ -253,7 +253,9 @@ export async function decide(state: StudyState, agents: Agents): Promise<BatchPr
 }
 
 /** Trials of the latest batch still to run, with what each needs (re-runs keep their config and seed). */
-export function trialsToRun(state: StudyState): { node: number; slot: number; inr: InrConfig; seed: number; attempt: number }[] {
+export interface TrialToRun { node: number; slot: number; inr: InrConfig; seed: number; attempt: number }
+
+export function trialsToRun(state: StudyState): TrialToRun[] {
   const next = nextAction(state);
   if (next.kind !== 'run') return [];
   return next.nodes.map((id) => {

@@ -5,8 +5,9 @@
  * the best trial's config.
  *
  * States: COMPLETE (finished within budget; value = final_r2, empty when nan),
- * PRUNED (over budget or stopped by it, as the reference's Optuna study pruned
- * trials over 60 minutes), FAIL (failed), RUNNING (started, no result),
+ * PRUNED (stopped by the study's pruner, `user_attrs_pruned_by` = median; or
+ * over budget or stopped by it, as the reference's Optuna study pruned trials
+ * over 60 minutes, `pruned_by` = budget), FAIL (failed), RUNNING (started, no result),
  * WAITING (proposed, not started). `number` is 0-based (node id - 1).
  */
 import { configToYaml } from '../config/schema.js';
@@ -16,7 +17,7 @@ import type { StudyNode, StudyState } from './state.js';
 import { trialConfig } from './render/configs.js';
 import { bestNode } from './tree.js';
 
-const ATTRS = ['node', 'parent', 'block', 'batch', 'slot', 'class', 'final_mse', 'slope', 'training_time_min', 'final_r2_cod', 'time_limited', 'strategy', 'mutation', 'failure', 'seed'] as const;
+const ATTRS = ['node', 'parent', 'block', 'batch', 'slot', 'class', 'final_mse', 'slope', 'training_time_min', 'final_r2_cod', 'time_limited', 'pruned_by', 'strategy', 'mutation', 'failure', 'seed'] as const;
 
 function csvCell(v: unknown): string {
   if (v === undefined || v === null) return '';
@@ -30,7 +31,7 @@ function optunaState(n: StudyNode, budget: number): string {
   if (n.status === 'failed') return 'FAIL';
   if (n.status === 'running') return 'RUNNING';
   if (n.status === 'pending') return 'WAITING';
-  if (n.metrics && overBudget(n.metrics, budget)) return 'PRUNED';
+  if (n.pruned || (n.metrics && overBudget(n.metrics, budget))) return 'PRUNED';
   return 'COMPLETE';
 }
 
@@ -55,7 +56,8 @@ export function exportCsv(state: StudyState): string {
     const attrs: Record<(typeof ATTRS)[number], unknown> = {
       node: n.id, parent: n.parent ?? 'root', block: n.block, batch: n.batch, slot: n.slot, class: n.klass ?? n.status,
       final_mse: m?.final_mse, slope: m?.slope, training_time_min: m?.training_time_min ?? n.failed_minutes,
-      final_r2_cod: m?.final_r2_cod, time_limited: m?.time_limited, strategy: n.strategy, mutation: n.mutation, failure: n.failure, seed: n.seed,
+      final_r2_cod: m?.final_r2_cod, time_limited: m?.time_limited,
+      pruned_by: n.pruned?.by ?? (st === 'PRUNED' ? 'budget' : undefined), strategy: n.strategy, mutation: n.mutation, failure: n.failure, seed: n.seed,
     };
     return [
       n.id - 1, st, st === 'COMPLETE' ? m?.final_r2 : '', n.started_at ?? '', n.done_at ?? '', duration(n.started_at, n.done_at),

@@ -138,6 +138,22 @@ export interface TrialFinishedEvent {
   run_dir: string;
 }
 
+/**
+ * A trial its study's pruner stopped at an intermediate evaluation (its
+ * checkpoint kept in the staging folder). `metrics` are that evaluation's,
+ * with `time_limited` set and `steps_done` the step, so the trial scores,
+ * classifies and costs as a trial stopped early.
+ */
+export interface TrialPrunedEvent {
+  type: 'trial_pruned';
+  node: number;
+  attempt: number;
+  /** The pruner: median. */
+  by: string;
+  reason: string;
+  metrics: TrialMetrics;
+}
+
 export interface TrialFailedEvent {
   type: 'trial_failed';
   node: number;
@@ -283,6 +299,7 @@ export type StudyEventBody =
   | BatchProposedEvent
   | TrialStartedEvent
   | TrialFinishedEvent
+  | TrialPrunedEvent
   | TrialFailedEvent
   | TrialEvaluationEvent
   | TrialSubmittedEvent
@@ -324,7 +341,7 @@ export class JournalError extends UserError {
 }
 
 export const EVENT_TYPES: readonly StudyEventType[] = [
-  'study_created', 'batch_proposed', 'trial_started', 'trial_finished', 'trial_failed', 'trial_evaluation', 'trial_lost', 'trial_submitted',
+  'study_created', 'batch_proposed', 'trial_started', 'trial_finished', 'trial_failed', 'trial_evaluation', 'trial_lost', 'trial_submitted', 'trial_pruned',
   'agent_notes', 'block_closed', 'enqueued', 'settings_changed', 'agent_call',
 ];
 
@@ -338,6 +355,7 @@ const REQUIRED: Record<StudyEventType, readonly string[]> = {
   trial_evaluation: ['node', 'attempt', 'step', 'r2'],
   trial_lost: ['node', 'attempt', 'reason'],
   trial_submitted: ['node', 'attempt', 'executor', 'job_id'],
+  trial_pruned: ['node', 'attempt', 'by', 'reason', 'metrics'],
   agent_notes: ['batch', 'notes', 'memory'],
   block_closed: ['block', 'summary', 'principles', 'open_questions'],
   enqueued: ['id', 'inr'],
@@ -389,7 +407,7 @@ function reviveNumbers(e: StudyEvent, line: number, where: string): StudyEvent {
       throw new JournalError(`${where}:${line}: ${(err as Error).message}`);
     }
   };
-  if (e.type === 'trial_finished') {
+  if (e.type === 'trial_finished' || e.type === 'trial_pruned') {
     const m = e.metrics as unknown as Record<string, unknown>;
     for (const k of ['final_r2', 'final_mse', 'slope', 'training_time_min', 'final_r2_cod'] as const) {
       if (m[k] !== undefined) m[k] = num(m[k], `metrics.${k}`);

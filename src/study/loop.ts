@@ -1,12 +1,7 @@
 /**
- * The study loop: create or open a study folder, hold its lock, and run the
- * events in the order `simulateStudy` uses (docs/study.md, "For the loop"):
- *
- *   nextAction = run      -> trial_started (before the child starts), then
- *                            trial_finished | trial_failed (after its result is read)
- *   nextAction = propose  -> the inbox's `enqueued` events, then batch_proposed
- *   nextAction = analyse  -> agent_notes
- *   nextAction = close    -> block_closed
+ * A study in its folder: create or open it, hold its lock, and run the one
+ * study loop (drive.ts; docs/study.md, "For the loop") with its journal and
+ * files as the record and the inbox drained before each proposal.
  *
  * Every event is appended (one fsync'd line) only once what it records is
  * true, folded into the state, and the files are rendered (atomically) after
@@ -21,18 +16,19 @@ import type { Config } from '../config/schema.js';
 import { packageVersion, readDatasetMeta } from '../data/dataset.js';
 import { resolveDataset } from '../data/resolve.js';
 import { sleep } from '../exec/process.js';
-import { MAX_ATTEMPTS, runPool, type TrialOutcome, type TrialRunner } from '../exec/runner.js';
+import type { TrialRunner } from '../exec/runner.js';
 import { UserError } from '../util/errors.js';
-import { decide, trialsToRun, type Agents } from './advance.js';
+import type { Agents } from './advance.js';
+import { drive } from './drive.js';
 import { createAgent } from './agents/index.js';
 import type { LlmAgentSetup } from './agents/llm/index.js';
 import { studyCreatedEvent, type CreateOptions } from './create.js';
-import { CONFIG_DIR, MEMORY_DIR, configFile, runDir } from './files.js';
+import { CONFIG_DIR, MEMORY_DIR, configFile } from './files.js';
 import { INBOX_DIR, drainInbox, enqueuedRequests } from './inbox.js';
 import { Journal, journalPath, readJournal, type JournalEntry, type StudyEventBody } from './journal.js';
 import { acquireStudyLock, type StudyLock } from './lock.js';
 import { renderAll } from './render/index.js';
-import { applyEvent, foldEvents, nextAction, type StudyState } from './state.js';
+import { applyEvent, foldEvents, type StudyState } from './state.js';
 
 export interface OpenStudy {
   dir: string;
@@ -192,19 +188,6 @@ async function datasetFolder(study: OpenStudy, opts: LoopOptions): Promise<strin
   return resolve(dir);
 }
 
-function resultEvent(node: number, attempt: number, run_dir: string, o: TrialOutcome): StudyEventBody {
-  if (o.status === 'finished') return { type: 'trial_finished', node, attempt, run_dir, metrics: o.metrics };
-  if (o.status === 'lost') {
-    if (attempt < MAX_ATTEMPTS) return { type: 'trial_lost', node, attempt, reason: o.reason };
-    return { type: 'trial_failed', node, attempt, reason: `${o.reason} (attempt ${attempt} of ${MAX_ATTEMPTS})` };
-  }
-  return {
-    type: 'trial_failed', node, attempt, reason: o.reason,
-    ...(o.runFolder ? { run_dir } : {}),
-    ...(o.training_time_min !== undefined ? { training_time_min: o.training_time_min } : {}),
-  };
-}
-
 /** Append one event to an open study (fold, render, tell): for commands other than the loop (`study enqueue`). */
 export function appendEvent(study: OpenStudy, body: StudyEventBody, onEvent?: LoopOptions['onEvent']): JournalEntry {
   return recorder(study, onEvent)(body);
@@ -232,42 +215,12 @@ export async function runLoop(study: OpenStudy, opts: LoopOptions): Promise<Stud
   };
   const dataset = await datasetFolder(study, opts);
   const pauseMs = opts.eventPauseMs ?? Number(process.env.INRSCAPE_STUDY_EVENT_PAUSE_MS ?? 0);
-  const settle = async (): Promise<void> => {
-    if (pauseMs > 0) await sleep(pauseMs);
-  };
-  for (;;) {
-    const next = nextAction(state);
-    if (next.kind === 'done') break;
-    if (next.kind === 'run') {
-      const todo = trialsToRun(state);
-      await runPool(todo, opts.runner.capacity, async (t) => {
-        const run_dir = runDir(t.node, t.slot);
-        const budget = state.settings.max_trial_minutes;
-        const job = state.nodes[t.node - 1].job;
-        record({ type: 'trial_started', node: t.node, attempt: t.attempt, run_dir, max_minutes: budget, threads: opts.runner.threads });
-        await settle();
-        const outcome = await opts.runner.run({
-          node: t.node, attempt: t.attempt, config: join(dir, configFile(t.node, t.slot)), dataset,
-          out: join(dir, run_dir), log: join(dir, `${run_dir}.log`), maxMinutes: budget, seed: t.seed,
-          threads: opts.runner.threads, inr: t.inr,
-          ...(job !== undefined && job.executor === opts.runner.name ? { previousJob: job.job_id } : {}),
-        }, {
-          onEvaluation: (e) => record({ type: 'trial_evaluation', node: t.node, attempt: t.attempt, ...e }),
-          onSubmitted: (job_id) => record({ type: 'trial_submitted', node: t.node, attempt: t.attempt, executor: opts.runner.name, job_id }),
-        });
-        record(resultEvent(t.node, t.attempt, run_dir, outcome));
-        await settle();
-      });
-      continue;
-    }
-    if (next.kind === 'propose') {
-      drainInbox(dir, study.requests, () => state.enqueued + 1, (e) => record(e));
-    }
-    const body = await decide(state, agents);
-    if (body === null) throw new Error(`study loop: nothing to decide at ${next.kind}`);
-    record(body);
-    await settle();
-  }
+  await drive({
+    state, record, runner: opts.runner, agents,
+    paths: (t, run_dir) => ({ config: join(dir, configFile(t.node, t.slot)), dataset, out: join(dir, run_dir), log: join(dir, `${run_dir}.log`) }),
+    beforePropose: () => drainInbox(dir, study.requests, () => state.enqueued + 1, (e) => record(e)),
+    ...(pauseMs > 0 ? { settle: () => sleep(pauseMs) } : {}),
+  });
   return state;
 }
 

@@ -44,6 +44,11 @@ export interface StudyNode {
   run_dir?: string;
   metrics?: TrialMetrics;
   failure?: string;
+  /**
+   * Set when the study's pruner stopped the trial (status finished, metrics
+   * those of the evaluation it was stopped at, time-limited).
+   */
+  pruned?: { by: string; reason: string; step: number };
   /** Evaluations during training, in the order they came (all attempts). */
   evaluations: (EvaluationRecord & { attempt: number })[];
   /** Why earlier attempts ended without a result. */
@@ -202,6 +207,16 @@ export function applyEvent(state: StudyState, entry: JournalEntry): StudyState {
       n.status = 'finished';
       n.metrics = e.metrics;
       n.run_dir = e.run_dir;
+      n.done_at = e.at;
+      n.klass = classify(e.metrics, state.settings.max_trial_minutes);
+      break;
+    }
+    case 'trial_pruned': {
+      const n = node(e.node);
+      if (isDone(n)) fail(entry, `trial ${e.node} pruned after it was ${n.status}`);
+      n.status = 'finished';
+      n.metrics = e.metrics;
+      n.pruned = { by: e.by, reason: e.reason, step: e.metrics.steps_done ?? 0 };
       n.done_at = e.at;
       n.klass = classify(e.metrics, state.settings.max_trial_minutes);
       break;

@@ -3,7 +3,12 @@
  * after Optuna's TPESampler as the reference's baseline ran it
  * (multivariate, constant liar; docs/reference.md, Optuna baseline):
  *
- * - the first `nStartup` proposals (counted in done trials) are uniform samples;
+ * - trial 1 is the base config (as the reference's Optuna baseline enqueues
+ *   it), so TPE and the other agents start from the same point;
+ * - until `study.tpe.startup` trials are done (default 10, Optuna's), proposals
+ *   are uniform samples;
+ * - a pruned trial counts as done with the R² it was stopped at (scoreValue),
+ *   as Optuna's TPE uses a pruned trial's last intermediate value;
  * - done trials are split by scored R² (failed = 0): the best
  *   gamma(n) = min(ceil(0.1 n), 25) are "below" (good), the rest "above";
  *   constant liar: trials not done yet (running ones and the earlier slots of
@@ -242,13 +247,14 @@ export function tpeSuggest(
 
 export class TpeAgent implements Agent {
   readonly name = 'tpe';
-  readonly nStartup: number;
+  /** Set: overrides the study's `study.tpe.startup`. */
+  readonly nStartup?: number;
   readonly nEiCandidates: number;
   readonly priorWeight: number;
   readonly constantLiar: boolean;
 
   constructor(opts: TpeOptions = {}) {
-    this.nStartup = opts.nStartup ?? 10;
+    this.nStartup = opts.nStartup;
     this.nEiCandidates = opts.nEiCandidates ?? 24;
     this.priorWeight = opts.priorWeight ?? 1;
     this.constantLiar = opts.constantLiar ?? true;
@@ -259,18 +265,24 @@ export class TpeAgent implements Agent {
     const observed: TpeObservation[] = state.nodes.filter(isDone).map((n) => ({ id: n.id, inr: n.inr, value: scoreValue(n) as number }));
     const pending: InrConfig[] = [...state.nodes.filter((n) => !isDone(n)).map((n) => n.inr), ...ctx.pending];
     const out: Proposal[] = [];
-    for (let slot = 0; slot < ctx.slots; slot++) {
+    const nStartup = this.nStartup ?? state.config.study.tpe.startup;
+    // The base config is always trial 1, as the reference's Optuna baseline enqueues it: both start from the same point.
+    if (state.nodes.length === 0 && ctx.slots > 0 && findDuplicate(ctx.base.inr, safetyContext(state, pending)) === undefined) {
+      pending.push(ctx.base.inr);
+      out.push({ parent: null, inr: { ...ctx.base.inr }, mutation: 'start: base config (trial 1, as an enqueued first trial in Optuna)', strategy: 'start' });
+    }
+    for (let slot = out.length; slot < ctx.slots; slot++) {
       const accept = (v: Record<ExplorableKey, number>): boolean => findDuplicate(withValues(ctx.base.inr, v), safetyContext(state, pending)) === undefined;
       let values: Record<ExplorableKey, number> | undefined;
       let how: string;
-      if (observed.length >= this.nStartup) {
+      if (observed.length >= nStartup) {
         const s = tpeSuggest(ctx.space, observed, pending, ctx.rng, {
           nEiCandidates: this.nEiCandidates, priorWeight: this.priorWeight, constantLiar: this.constantLiar, accept,
         });
         values = s?.values;
         how = s ? `tpe sample (log l/g = ${s.score.toFixed(2)}, ${observed.length} trials, ${defaultGamma(observed.length)} good)` : 'tpe: every candidate was a duplicate; uniform sample';
       } else {
-        how = `startup uniform sample (${observed.length}/${this.nStartup} trials before TPE)`;
+        how = `startup uniform sample (${observed.length}/${nStartup} trials before TPE)`;
       }
       for (let tries = 0; tries < 100 && values === undefined; tries++) {
         const v = sampleUniform(ctx.space, ctx.rng);

@@ -19,7 +19,7 @@
 import type { StudyNode, StudyState } from '../state.js';
 import { isDone } from '../state.js';
 import { planParents } from '../tree.js';
-import { configLine, e6, f1, f4, f6, oneLine } from './text.js';
+import { configLine, e6, f1, f4, f6, mutationWithOutcome, oneLine } from './text.js';
 
 export function analysisEntry(node: StudyNode, fallbackNext: number | null): string {
   const m = node.metrics;
@@ -27,8 +27,7 @@ export function analysisEntry(node: StudyNode, fallbackNext: number | null): str
   const metrics = m
     ? `final_r2=${f6(m.final_r2)}, final_mse=${e6(m.final_mse)}, slope=${f4(m.slope)}, training_time_min=${f1(Number.isFinite(time) ? time : 0)}`
     : `final_r2=nan, final_mse=nan, slope=nan, training_time_min=${f1(Number.isFinite(time) ? time : 0)}`;
-  let mutation = node.mutation;
-  if (node.status === 'failed') mutation += ` (failed: ${node.failure ?? 'unknown reason'})`;
+  const mutation = mutationWithOutcome(node);
   const next = node.note ? node.note.next_parent : fallbackNext;
   return [
     `## Iter ${node.id}: ${node.klass ?? 'failed'}`,

@@ -5,6 +5,7 @@
 import { fmt } from '../../config/messages.js';
 import type { InrConfig } from '../../config/inr.js';
 import { pyExp, pyFixed } from '../../util/pyformat.js';
+import type { StudyNode } from '../state.js';
 
 /** Line breaks of every kind (and other control characters) become spaces. */
 const BREAKS = /[\r\n\v\f\u0085\u2028\u2029]+/g;
@@ -76,4 +77,15 @@ export function configBrief(inr: InrConfig): string {
   if (inr.inr_xy_period !== 1) parts.push(`xy_period=${fmt(inr.inr_xy_period)}`);
   if (inr.inr_t_period !== 1) parts.push(`t_period=${fmt(inr.inr_t_period)}`);
   return parts.join(', ');
+}
+
+/**
+ * A node's mutation with how it ended when that was not a plain finish: why
+ * it failed, or that the pruner stopped it (its R² is then that of the
+ * evaluation it was stopped at).
+ */
+export function mutationWithOutcome(node: Pick<StudyNode, 'mutation' | 'status' | 'failure' | 'pruned'>): string {
+  if (node.status === 'failed') return `${node.mutation} (failed: ${node.failure ?? 'unknown reason'})`;
+  if (node.pruned) return `${node.mutation} (pruned by ${node.pruned.by} at step ${node.pruned.step}: ${node.pruned.reason})`;
+  return node.mutation;
 }

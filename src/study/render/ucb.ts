@@ -11,13 +11,12 @@
 import type { StudyState } from '../state.js';
 import { currentBlock } from '../state.js';
 import { puctScores, type ScoredNode } from '../tree.js';
-import { e6, f1, f3, f4, f6, oneLine } from './text.js';
+import { e6, f1, f3, f4, f6, mutationWithOutcome, oneLine } from './text.js';
 
 export function ucbLine(s: ScoredNode): string {
   const m = s.node.metrics;
   const time = m ? m.training_time_min : (s.node.failed_minutes ?? 0);
-  let mutation = s.node.mutation;
-  if (s.node.status === 'failed') mutation += ` (failed: ${s.node.failure ?? 'unknown reason'})`;
+  const mutation = mutationWithOutcome(s.node);
   return `Node ${s.id}: UCB=${f3(s.ucb)}, parent=${s.parent ?? 'root'}, visits=${s.visits}, R2=${f6(s.r2)}, MSE=${m ? e6(m.final_mse) : 'nan'}, slope=${m ? f4(m.slope) : 'nan'}, time=${f1(Number.isFinite(time) ? time : 0)}min, mutation=${oneLine(mutation)}`;
 }
 
