@@ -106,8 +106,8 @@ test('the study section: unknown keys, bad values, the n_iter_block alias', () =
   rejectsYaml('study: {slots: 0}', 'study.slots = 0: must be an integer >= 1');
   rejectsYaml('study: {ucb_c: -1}', 'study.ucb_c = -1: must be a number >= 0');
   rejectsYaml('study: {max_trial_minutes: 0}', 'study.max_trial_minutes = 0: must be a number > 0, or auto');
-  rejectsYaml('study: {agent: bayes}', 'study.agent = "bayes": must be one of rules, tpe, random, llm');
-  rejectsYaml('study: {agent: random_search}', 'study.agent = "random_search": must be one of rules, tpe, random, llm; did you mean random?');
+  rejectsYaml('study: {agent: bayes}', 'study.agent = "bayes": must be one of rules, tpe, random, llm, hybrid');
+  rejectsYaml('study: {agent: random_search}', 'study.agent = "random_search": must be one of rules, tpe, random, llm, hybrid; did you mean random?');
   rejectsYaml('study: {llm: gpt}', 'study.llm = "gpt": must be a mapping');
   rejectsYaml(
     'study: {block: 24, n_iter_block: 12}',

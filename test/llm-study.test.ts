@@ -189,7 +189,7 @@ describe('llm studies: stopping, resuming, dry runs, bad settings', () => {
       [['--agent', 'llm', '--provider', 'gemini'], /^inrscape: --provider = "gemini": must be one of anthropic, openai, claude-cli/m],
       [['--agent', 'llm', '--provider', 'openai', '--base-url', 'localhost:11434'], /--base-url = "localhost:11434": must be an http:\/\/ or https:\/\/ URL/],
       [['--agent', 'llm', '--instructions', join(root, 'nope.md')], /--instructions = ".*nope\.md": cannot read it \(ENOENT\)/],
-      [['--provider', 'openai'], /--provider = "openai": only for the LLM agent; add --agent llm/],
+      [['--provider', 'openai'], /--provider = "openai": only for the LLM and hybrid agents; add --agent llm/],
       [['--agent', 'llm', '--provider', 'claude-cli'], /the command 'claude' was not found on PATH/],
       [['--agent', 'llm', '--provider', 'claude-cli', '--base-url', 'http://127.0.0.1:9'], /--base-url = "http:\/\/127\.0\.0\.1:9": not used by provider claude-cli/],
     ];

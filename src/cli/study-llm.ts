@@ -70,9 +70,11 @@ function withFlags(base: StudyLlmSettings, flags: LlmFlags, switchResets: boolea
  * flags with another agent are an error, not silently ignored.
  */
 export function llmSettings(agent: AgentName, config: Config, flags: LlmFlags, configPath?: string): StudyLlmSettings | undefined {
-  if (agent !== 'llm') {
-    const [first] = givenFlags(flags);
-    if (first) throw new UserError(`${first[0]} = ${show(first[1])}: only for the LLM agent; add --agent llm (the study's agent is ${agent})`);
+  const [first] = givenFlags(flags);
+  // The hybrid agent asks an LLM when the config or the flags name one, and the rules agent otherwise.
+  if (agent === 'hybrid' && config.study.llm === undefined && first === undefined) return undefined;
+  if (agent !== 'llm' && agent !== 'hybrid') {
+    if (first) throw new UserError(`${first[0]} = ${show(first[1])}: only for the LLM and hybrid agents; add --agent llm (the study's agent is ${agent})`);
     return undefined;
   }
   const s = withFlags(config.study.llm ?? defaultLlm(), flags, false);

@@ -317,7 +317,7 @@ export function registerStudy(program: Command): void {
     .command('run')
     .description("start a study from a config (its dataset:, inr: as the base config, study: settings)")
     .argument('<config>', 'config YAML')
-    .addOption(new Option('--agent <name>', 'rules | tpe | random | llm (default: study.agent)'))
+    .addOption(new Option('--agent <name>', 'rules | tpe | random | llm | hybrid (default: study.agent)'))
     .option('--provider <name>', 'LLM agent: anthropic | openai | claude-cli (default: study.llm.provider, anthropic)')
     .option('--model <name>', 'LLM agent: the model (default: the provider\'s, docs/agents.md)')
     .option('--base-url <url>', 'LLM agent: an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio) or another endpoint')

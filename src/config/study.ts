@@ -6,7 +6,7 @@ import { parseSearchSpace, type SearchSpaceOverrides } from './search-range.js';
 import { oneOfRule, unknownKeyRule } from './suggest.js';
 import { COUNT, NON_NEGATIVE, POSITIVE, SEED, readNumber, readSection, type NumberRule } from './values.js';
 
-export const AGENTS = ['rules', 'tpe', 'random', 'llm'] as const;
+export const AGENTS = ['rules', 'tpe', 'random', 'llm', 'hybrid'] as const;
 export type AgentName = (typeof AGENTS)[number];
 
 export interface StudyConfig {

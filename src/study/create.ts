@@ -78,6 +78,8 @@ export function studyCreatedEvent(config: Config, opts: CreateOptions = {}): Stu
       iterations: study.iterations, slots: study.slots, block: study.block, ucb_c: study.ucb_c,
       max_trial_minutes: study.max_trial_minutes, agent: study.agent, seed: study.seed,
       ...(study.agent === 'llm' ? { llm: opts.llm ?? config.study.llm ?? defaultLlm() } : {}),
+      // The hybrid agent's chooser is an LLM only when the study names one.
+      ...(study.agent === 'hybrid' && (opts.llm ?? config.study.llm) !== undefined ? { llm: opts.llm ?? config.study.llm! } : {}),
     },
     space: resolveSearchSpace(base),
     versions: { inrscape: opts.versions?.inrscape ?? 'unknown', node: opts.versions?.node ?? process.version, journal: JOURNAL_VERSION },

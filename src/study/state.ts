@@ -277,7 +277,7 @@ export function applyEvent(state: StudyState, entry: JournalEntry): StudyState {
         state.settings.iterations = e.iterations;
       }
       if (e.llm !== undefined) {
-        if (state.settings.agent !== 'llm') fail(entry, `LLM settings for a study whose agent is ${state.settings.agent}`);
+        if (state.settings.agent !== 'llm' && state.settings.agent !== 'hybrid') fail(entry, `LLM settings for a study whose agent is ${state.settings.agent}`);
         state.settings.llm = e.llm;
       }
       break;

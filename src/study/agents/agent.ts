@@ -12,6 +12,7 @@
  */
 import type { Config } from '../../config/schema.js';
 import type { InrConfig } from '../../config/inr.js';
+import type { ExplorableKey } from '../../config/search-space.js';
 import type { SearchSpace } from '../../config/search-range.js';
 import type { Rng } from '../../util/rng.js';
 import type { CostModel } from '../cost-model.js';
@@ -52,6 +53,21 @@ export interface ProposeContext extends AgentContext {
   pendingParents: (number | null)[];
   /** Tell why slots are left to the fallback agent (recorded with the trials that take them). */
   explain?: (why: string) => void;
+  /**
+   * Candidates another agent computed for each slot (the hybrid agent's TPE
+   * candidates, best first, labelled A, B, ... in the prompt): the agent may
+   * pick one, edit one or propose its own.
+   */
+  suggestions?: Suggestion[][];
+}
+
+/** A candidate's label in a slot's list: A, B, C, ... */
+export const candidateLabel = (i: number): string => String.fromCharCode(65 + i);
+
+/** A candidate config for a slot: explorable values and, when a model scored it, its score (TPE's log l/g). */
+export interface Suggestion {
+  values: Record<ExplorableKey, number>;
+  score?: number;
 }
 
 /** The node id the first slot an agent fills becomes. */

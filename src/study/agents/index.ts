@@ -4,6 +4,7 @@ import type { StudyLlmSettings } from '../journal.js';
 import { UserError } from '../../util/errors.js';
 import type { Agent } from './agent.js';
 import { createLlmAgent, type LlmAgentSetup } from './llm/index.js';
+import { HybridAgent } from './hybrid.js';
 import { RandomAgent } from './random.js';
 import { RulesAgent } from './rules.js';
 import { TpeAgent, type TpeOptions } from './tpe.js';
@@ -28,6 +29,9 @@ export function createAgent(name: AgentName, opts: AgentOptions = {}): Agent {
       return new TpeAgent(opts.tpe);
     case 'random':
       return new RandomAgent();
+    case 'hybrid':
+      // With LLM settings the LLM chooses among TPE's candidates; without, the rules agent does (hybrid.ts).
+      return new HybridAgent(opts.llm?.settings === undefined ? undefined : createAgent('llm', opts), new TpeAgent(opts.tpe));
     case 'llm': {
       if (opts.llm?.settings === undefined) throw new UserError('study.agent = "llm" needs study.llm settings (provider, model, ...): see docs/agents.md');
       const { settings, ...setup } = opts.llm;

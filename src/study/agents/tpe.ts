@@ -34,7 +34,7 @@ import type { Rng } from '../../util/rng.js';
 import { findDuplicate, safetyContext } from '../safety.js';
 import { isDone } from '../state.js';
 import { scoreValue } from '../tree.js';
-import type { Agent, AgentNotes, AnalyseContext, BlockSummary, CloseBlockContext, Proposal, ProposeContext } from './agent.js';
+import type { Agent, AgentNotes, AnalyseContext, BlockSummary, CloseBlockContext, Proposal, ProposeContext, Suggestion } from './agent.js';
 import { analyseRules, closeBlockRules } from './rules.js';
 import { dimensions, fromInternal, sampleUniform, sampledText, toInternal, withValues, type Dim } from './sampling.js';
 
@@ -217,13 +217,13 @@ export interface TpeObservation {
 }
 
 /**
- * One TPE proposal: the candidate maximising l/g that `accept` takes, or
- * undefined when none does.
+ * TPE's candidates, best first: those of the `nEiCandidates` draws from l(x)
+ * that `accept` takes, each with its log l(x) - log g(x) (duplicate draws once).
  */
-export function tpeSuggest(
+export function tpeCandidates(
   space: SearchSpace, observed: readonly TpeObservation[], pending: readonly InrConfig[], rng: Rng,
   opts: { nEiCandidates: number; priorWeight: number; constantLiar: boolean; accept: (values: Record<ExplorableKey, number>) => boolean },
-): { values: Record<ExplorableKey, number>; score: number } | undefined {
+): { values: Record<ExplorableKey, number>; score: number }[] {
   const dims = dimensions(space);
   const sorted = [...observed].sort((a, b) => b.value - a.value || a.id - b.id);
   const nBelow = defaultGamma(sorted.length);
@@ -242,7 +242,18 @@ export function tpeSuggest(
     cands.push({ values, score: logDensity(dims, l, x) - logDensity(dims, g, x) });
   }
   cands.sort((a, b) => b.score - a.score);
-  return cands.find((c) => opts.accept(c.values));
+  const seen = new Set<string>();
+  return cands.filter((c) => {
+    const key = JSON.stringify(c.values);
+    if (seen.has(key) || !opts.accept(c.values)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** One TPE proposal: the candidate maximising l/g that `accept` takes, or undefined when none does. */
+export function tpeSuggest(...args: Parameters<typeof tpeCandidates>): { values: Record<ExplorableKey, number>; score: number } | undefined {
+  return tpeCandidates(...args)[0];
 }
 
 export class TpeAgent implements Agent {
@@ -258,6 +269,34 @@ export class TpeAgent implements Agent {
     this.nEiCandidates = opts.nEiCandidates ?? 24;
     this.priorWeight = opts.priorWeight ?? 1;
     this.constantLiar = opts.constantLiar ?? true;
+  }
+
+  /**
+   * Up to `k` candidates for each of the batch's slots, best first, for
+   * another agent to choose from (the hybrid agent). The slots' first
+   * candidates are taken as pending in turn (constant liar), so the slots'
+   * lists differ as TPE's own proposals would.
+   */
+  candidates(ctx: ProposeContext, k: number): Suggestion[][] {
+    const { state } = ctx;
+    const observed: TpeObservation[] = state.nodes.filter(isDone).map((n) => ({ id: n.id, inr: n.inr, value: scoreValue(n) as number }));
+    const pending: InrConfig[] = [...state.nodes.filter((n) => !isDone(n)).map((n) => n.inr), ...ctx.pending];
+    const modelled = observed.length >= (this.nStartup ?? state.config.study.tpe.startup);
+    const out: Suggestion[][] = [];
+    for (let slot = 0; slot < ctx.slots; slot++) {
+      const accept = (v: Record<ExplorableKey, number>): boolean => findDuplicate(withValues(ctx.base.inr, v), safetyContext(state, pending)) === undefined;
+      const list: Suggestion[] = modelled
+        ? tpeCandidates(ctx.space, observed, pending, ctx.rng, { nEiCandidates: this.nEiCandidates, priorWeight: this.priorWeight, constantLiar: this.constantLiar, accept })
+          .slice(0, k).map((c) => ({ values: c.values, score: c.score }))
+        : [];
+      for (let tries = 0; tries < 100 * k && list.length < k; tries++) {
+        const v = sampleUniform(ctx.space, ctx.rng);
+        if (accept(v) && !list.some((c) => JSON.stringify(c.values) === JSON.stringify(v))) list.push({ values: v });
+      }
+      if (list[0] !== undefined) pending.push(withValues(ctx.base.inr, list[0].values));
+      out.push(list);
+    }
+    return out;
   }
 
   async propose(ctx: ProposeContext): Promise<Proposal[]> {

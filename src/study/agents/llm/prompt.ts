@@ -20,7 +20,8 @@ import { renderMemory } from '../../render/memory.js';
 import { ucbLine } from '../../render/ucb.js';
 import { blockNodes, currentBlock, isDone, type StudyState } from '../../state.js';
 import { bestNode, planParents, puctScores, scoringBlock } from '../../tree.js';
-import { firstSlotNode, type AgentContext, type AnalyseContext, type CloseBlockContext, type ProposeContext } from '../agent.js';
+import { sampledText } from '../sampling.js';
+import { candidateLabel, firstSlotNode, type Suggestion, type AgentContext, type AnalyseContext, type CloseBlockContext, type ProposeContext } from '../agent.js';
 
 export interface PromptLimits {
   /** Experiment-log entries shown (the latest ones). */
@@ -129,6 +130,20 @@ function blockPosition(state: StudyState, block: number, upcoming: number): stri
   return `## Block position\nBlock ${block}: iterations ${first}-${first + size - 1}; ${nodes.filter(isDone).length} done${upcoming ? `, this batch makes it ${after} of ${size}` : ''}.${after >= size ? ' This batch ends the block.' : ''}`;
 }
 
+/** The hybrid agent's TPE candidates, per slot, labelled A, B, ... */
+function suggestionsSection(suggestions: readonly Suggestion[][], ids: readonly number[]): string {
+  const lines = suggestions.map((list, slot) => {
+    const items = list.map((c, i) => `${candidateLabel(i)}) ${sampledText(c.values, fmt)} (${c.score === undefined ? 'uniform startup sample' : `log l/g = ${c.score.toFixed(2)}`})`);
+    return `- slot ${slot} (node ${ids[slot]}): ${items.join('; ') || 'none'}`;
+  });
+  return [
+    "## TPE's candidates",
+    "TPE (Optuna's sampler, fitted to every trial so far) proposes these for each slot, best first. log l/g > 0: TPE finds the config more likely among the good trials than among the rest.",
+    'For each slot: pick one (propose its values unchanged with parent null and strategy tpe, and say "pick B" in the mutation), edit one (change one or two of its values, and say "edit of B: ..."), or propose your own move from the tree. Say why in your text.',
+    ...lines,
+  ].join('\n');
+}
+
 export function proposePrompt(ctx: ProposeContext, limits: PromptLimits = DEFAULT_LIMITS): string {
   const { state } = ctx;
   const block = scoringBlock(state, ctx.block);
@@ -145,6 +160,7 @@ export function proposePrompt(ctx: ProposeContext, limits: PromptLimits = DEFAUL
     logSection(state, limits, new Set()),
     ucbSection(state, block, limits),
     ...(ctx.pending.length ? [`## Already taken in this batch (do not repeat)\n${ctx.pending.map((p) => `- ${configText(p)}`).join('\n')}`] : []),
+    ...(ctx.suggestions ? [suggestionsSection(ctx.suggestions, ids)] : []),
     [
       `## Your task: propose batch ${ctx.batch}`,
       `Call propose_config exactly ${ctx.slots} time${ctx.slots === 1 ? '' : 's'}, one per slot (they become nodes ${ids.join(', ')}).`,

@@ -16,7 +16,7 @@ export const TEXT_LIMIT = 2000;
 export const LINE_LIMIT = 300;
 export const LIST_LIMIT = 12;
 
-export const LLM_STRATEGIES = ['exploit', 'failure-probe', 'switch-param', 'start'] as const satisfies readonly Strategy[];
+export const LLM_STRATEGIES = ['exploit', 'failure-probe', 'switch-param', 'start', 'tpe'] as const satisfies readonly Strategy[];
 
 const text = (description: string, maxLength = TEXT_LIMIT): JsonSchema => ({ type: 'string', maxLength, description });
 const list = (description: string): JsonSchema => ({ type: 'array', items: { type: 'string', maxLength: LINE_LIMIT }, maxItems: LIST_LIMIT, description });
@@ -69,7 +69,7 @@ export const PROPOSE_CONFIG: ToolSpec = {
         additionalProperties: { type: 'number' },
       },
       mutation: text('what changed, e.g. "inr_learning_rate 1e-4 -> 2e-4 (x2)"'),
-      strategy: { type: 'string', enum: [...LLM_STRATEGIES], description: 'exploit | failure-probe | switch-param | start (batch 0 only)' },
+      strategy: { type: 'string', enum: [...LLM_STRATEGIES], description: 'exploit | failure-probe | switch-param | start (batch 0 only) | tpe (a TPE candidate, picked or edited: hybrid agent)' },
     },
     required: ['parent', 'changes', 'mutation', 'strategy'],
     additionalProperties: false,
