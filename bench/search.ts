@@ -1,0 +1,157 @@
+/**
+ * The search benchmark on a simulated objective (docs/performance.md, "The
+ * search benchmark"): every agent, with and without the median pruner, on
+ * three problems, many seeds, through the one study loop with a runner that
+ * scores trials by a model of the protocol's workload instead of training.
+ * Hundreds of studies in about a minute. One thing at a time: never beside
+ * another benchmark.
+ *
+ *   npm run bench:search [-- --seeds 20] [-- --iterations 48] [-- --agents rules,tpe,random,hybrid]
+ *
+ * The landscape (a model, not a measurement): a trial of h hidden units, L
+ * layers, b frames per step and S steps costs 6 (4h + L h^2 + 3h) b 1000 S
+ * FLOP at 5e12 FLOP/s (the cost model's prior for one GPU), so the protocol's
+ * default trial takes 36 minutes. Its R2 approaches a ceiling set by omega
+ * and the learning rate (a log-normal bowl around omega 25, lr 3e-4, less a
+ * capacity term in h) as 1 - exp(-S b lr / 200); a budget stops it where its
+ * time runs out (time-limited, R2 of the steps it did); omega lr above 0.05
+ * diverges (a NaN loss, failed). Each seed adds its own small noise.
+ *
+ * Problems: `default` (the protocol's base config, 60-minute budget);
+ * `tight` (a 15-minute budget: the base config does not fit); `poor-base`
+ * (the base config's omega is 1, far too low).
+ *
+ * Printed: per problem, agent and pruner, the median (and range over seeds)
+ * of the best R2 after each quarter of the trials; the median trials and
+ * trial-minutes to reach R2 0.99 and 0.995 (with how many seeds reach them);
+ * and the trial-minutes the pruner used against none at the best R2 reached.
+ */
+import { defaultConfig } from '../src/config/schema.js';
+import type { InrConfig } from '../src/config/inr.js';
+import type { AgentName } from '../src/config/study.js';
+import { createAgent } from '../src/study/agents/index.js';
+import { studyCreatedEvent } from '../src/study/create.js';
+import { simulateStudy, type Objective } from '../src/study/simulate.js';
+import type { StudyState } from '../src/study/state.js';
+import { eligible } from '../src/study/tree.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+};
+const seeds = Number(option('--seeds', '20'));
+const iterations = Number(option('--iterations', '48'));
+const agents = option('--agents', 'rules,tpe,random,hybrid').split(',') as AgentName[];
+const RATE = 5e12;
+const CELLS = 1000;
+
+function flops(inr: InrConfig): number {
+  const h = inr.hidden_dim_inr;
+  return 6 * (4 * h + inr.n_layers_inr * h * h + 3 * h) * inr.inr_batch_size * CELLS * inr.inr_total_steps;
+}
+
+/** A deterministic small number per (seed, node) in [-1, 1]. */
+function noise(seed: number, node: number): number {
+  const x = Math.sin(seed * 12.9898 + node * 78.233) * 43758.5453;
+  return 2 * (x - Math.floor(x)) - 1;
+}
+
+function landscape(budget: number): Objective {
+  return (inr, node, seed) => {
+    const minutes = flops(inr) / RATE / 60;
+    if (inr.omega_inr * inr.inr_learning_rate > 0.05) return { failure: 'loss is NaN (diverged)' };
+    const u = Math.log(inr.omega_inr / 25) / 1.0;
+    const v = Math.log10(inr.inr_learning_rate / 3e-4) / 0.8;
+    const ceiling = Math.max(0, 1 - 0.25 * (u * u + v * v) - 0.002 * (256 / inr.hidden_dim_inr) ** 2 - 0.001 * Math.abs(inr.n_layers_inr - 3));
+    const r2At = (steps: number): number => Math.min(0.9999, Math.max(0, ceiling * (1 - Math.exp(-(steps * inr.inr_batch_size * inr.inr_learning_rate) / 200)) + 0.0005 * noise(seed, node)));
+    const doneSteps = minutes > budget ? Math.floor((inr.inr_total_steps * budget) / minutes) : inr.inr_total_steps;
+    const every = Math.floor(inr.inr_total_steps / 10);
+    const evaluations = [];
+    for (let k = 1; k <= 10 && k * every <= doneSteps; k++) {
+      const r2 = r2At(k * every);
+      evaluations.push({ step: k * every, r2, mse: 1 - r2, slope: 1, time_s: (minutes * 60 * k * every) / inr.inr_total_steps });
+    }
+    const r2 = r2At(doneSteps);
+    return {
+      evaluations,
+      metrics: { final_r2: r2, final_mse: 1 - r2, slope: 1, training_time_min: Math.min(minutes, budget), time_limited: doneSteps < inr.inr_total_steps, steps_done: doneSteps },
+    };
+  };
+}
+
+interface Problem { name: string; budget: number; base: Partial<InrConfig> }
+const PROBLEMS: Problem[] = [
+  { name: 'default', budget: 60, base: {} },
+  { name: 'tight', budget: 15, base: {} },
+  { name: 'poor-base', budget: 60, base: { omega_inr: 1 } },
+];
+
+interface Run { best: number[]; minutes: number[] }
+
+/** Best eligible R2 and trial-minutes so far after every trial, in node order. */
+function curve(state: StudyState): Run {
+  const best: number[] = [];
+  const minutes: number[] = [];
+  let b = 0;
+  let m = 0;
+  for (const n of state.nodes) {
+    if (eligible(n, state.settings.max_trial_minutes)) b = Math.max(b, n.metrics!.final_r2);
+    m += n.metrics?.training_time_min ?? 0;
+    best.push(b);
+    minutes.push(m);
+  }
+  return { best, minutes };
+}
+
+async function study(problem: Problem, agent: AgentName, pruner: 'none' | 'median', seed: number): Promise<Run> {
+  const config = defaultConfig();
+  config.inr = { ...config.inr, ...problem.base };
+  config.study.pruner = pruner;
+  const created = studyCreatedEvent(config, { agent, iterations, slots: 4, block: 24, seed, maxTrialMinutes: problem.budget, workload: { cells: CELLS, frames: 9997 } });
+  const { state } = await simulateStudy(created, { agent: createAgent(agent), cost: { priorFlopsPerSecond: RATE } }, landscape(problem.budget));
+  return curve(state);
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const f4 = (x: number): string => x.toFixed(4);
+
+function toReach(runs: Run[], target: number): string {
+  const hits = runs.map((r) => r.best.findIndex((b) => b >= target)).filter((i) => i >= 0);
+  if (hits.length === 0) return `never (0/${runs.length})`.padEnd(22);
+  const minutes = runs.map((r) => { const i = r.best.findIndex((b) => b >= target); return i >= 0 ? r.minutes[i] : undefined; }).filter((m): m is number => m !== undefined);
+  return `${median(hits.map((i) => i + 1))} trials ${Math.round(median(minutes))} min (${hits.length}/${runs.length})`.padEnd(22);
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const marks = [0.25, 0.5, 0.75, 1].map((q) => Math.round(q * iterations));
+  console.log(`bench:search (simulated objective): ${seeds} seeds, ${iterations} trials in batches of 4 per study`);
+  for (const problem of PROBLEMS) {
+    console.log(`\n${problem.name} (budget ${problem.budget} min${Object.keys(problem.base).length ? `, base ${JSON.stringify(problem.base)}` : ''})`);
+    console.log(`agent    pruner  ${marks.map((m) => `best@${m} median [min, max]`.padEnd(30)).join('')}to 0.99                to 0.995                trial-min`);
+    for (const agent of agents) {
+      const byPruner: Record<string, Run[]> = {};
+      for (const pruner of ['none', 'median'] as const) {
+        const runs: Run[] = [];
+        for (let s = 0; s < seeds; s++) runs.push(await study(problem, agent, pruner, s));
+        byPruner[pruner] = runs;
+        const cells = marks.map((m) => {
+          const at = runs.map((r) => r.best[m - 1]);
+          return `${f4(median(at))} [${f4(Math.min(...at))}, ${f4(Math.max(...at))}]`.padEnd(30);
+        });
+        console.log(`${agent.padEnd(8)} ${pruner.padEnd(7)} ${cells.join('')}${toReach(runs, 0.99)}  ${toReach(runs, 0.995)}  ${Math.round(median(runs.map((r) => r.minutes[r.minutes.length - 1])))}`);
+      }
+      const none = byPruner.none, med = byPruner.median;
+      const ratio = median(med.map((r) => r.minutes[r.minutes.length - 1])) / median(none.map((r) => r.minutes[r.minutes.length - 1]));
+      const dBest = median(med.map((r) => r.best[r.best.length - 1])) - median(none.map((r) => r.best[r.best.length - 1]));
+      console.log(`${agent.padEnd(8)} median pruner: ${(100 * ratio).toFixed(0)}% of the trial-minutes, best R2 ${dBest >= 0 ? '+' : ''}${dBest.toFixed(4)} against none`);
+    }
+  }
+  console.log(`\n${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+await main();
