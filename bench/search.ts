@@ -7,6 +7,12 @@
  * another benchmark.
  *
  *   npm run bench:search [-- --seeds 20] [-- --iterations 48] [-- --agents rules,tpe,random,hybrid]
+ *   npm run bench:search -- --real [--seeds 0,1,2] [--agents rules,tpe,hybrid]
+ *     the Quick start's problem (dicty-small, 8 trials in batches of 2, 2-min
+ *     budget) as real studies (`inrscape study run`), beside the anchor:
+ *     Optuna's TPESampler (bench/optuna_anchor.py, Debian's python3-optuna)
+ *     running the same `inrscape train` trials with the same space, budget,
+ *     parallelism and trial seeds, the base config enqueued as its first trial.
  *
  * The landscape (a model, not a measurement): a trial of h hidden units, L
  * layers, b frames per step and S steps costs 6 (4h + L h^2 + 3h) b 1000 S
@@ -26,7 +32,17 @@
  * trial-minutes to reach R2 0.99 and 0.995 (with how many seeds reach them);
  * and the trial-minutes the pruner used against none at the best R2 reached.
  */
-import { defaultConfig } from '../src/config/schema.js';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_STUDY_YAML } from '../src/cli/study.js';
+import { defaultConfig, parseConfig } from '../src/config/schema.js';
+import { EXPLORABLE_KEYS } from '../src/config/search-space.js';
+import { resolveDataset } from '../src/data/resolve.js';
+import { loadStudy } from '../src/study/loop.js';
+import { trialSeed } from '../src/study/seeds.js';
 import type { InrConfig } from '../src/config/inr.js';
 import type { AgentName } from '../src/config/study.js';
 import { createAgent } from '../src/study/agents/index.js';
@@ -126,6 +142,71 @@ function toReach(runs: Run[], target: number): string {
   return `${median(hits.map((i) => i + 1))} trials ${Math.round(median(minutes))} min (${hits.length}/${runs.length})`.padEnd(22);
 }
 
+// --- real studies beside Optuna ----------------------------------------------------------
+
+const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
+const PYTHON = process.env.INRSCAPE_TEST_PYTHON ?? '/usr/bin/python3';
+
+/** Best R2 within the budget after every batch, and the trial-minutes, of a real study folder. */
+function realCurve(dir: string): { best: number[]; minutes: number } {
+  const state = loadStudy(dir);
+  const c = curve(state);
+  const k = state.settings.slots;
+  return { best: c.best.filter((_, i) => (i + 1) % k === 0), minutes: c.minutes[c.minutes.length - 1] ?? 0 };
+}
+
+async function real(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'inrscape-bench-search-'));
+  const realSeeds = option('--seeds', '0').split(',').map(Number);
+  const realAgents = option('--agents', 'rules,tpe,hybrid').split(',') as AgentName[];
+  const cache = process.env.INRSCAPE_CACHE ?? join(process.cwd(), '.inrscape', 'datasets');
+  const env = { ...process.env, INRSCAPE_CACHE: cache };
+  const { config } = parseConfig(DEFAULT_STUDY_YAML, 'the Quick start study');
+  const dataset = await resolveDataset(config.dataset, { cache });
+  const configPath = join(root, 'quickstart.yaml');
+  writeFileSync(configPath, DEFAULT_STUDY_YAML);
+  const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? '';
+  console.log(`bench:search --real: the Quick start's problem, seeds ${realSeeds.join(', ')}; ${/Model name:\s*(.+)/.exec(lscpu)?.[1].trim() ?? 'unknown CPU'}, ${cpus().length} cores`);
+  console.log('agent    seed  best R2 after each batch            trial-min  wall');
+  try {
+    for (const seed of realSeeds) {
+      for (const agent of realAgents) {
+        const dir = join(root, `${agent}-${seed}`);
+        const t0 = Date.now();
+        const r = spawnSync(process.execPath, [BIN, 'study', 'run', configPath, '--agent', agent, '--seed', String(seed), '--dir', dir], { env, encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`${agent} seed ${seed}: exit ${r.status}\n${r.stderr}`);
+        const c = realCurve(dir);
+        console.log(`${agent.padEnd(8)} ${String(seed).padEnd(5)} ${c.best.map(f4).join('  ').padEnd(34)} ${c.minutes.toFixed(1).padStart(9)}  ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      }
+      const out = join(root, `optuna-${seed}`);
+      mkdirSync(out);
+      const created = studyCreatedEvent(config, { seed, cpuPresetSpace: true });
+      const base = Object.fromEntries(EXPLORABLE_KEYS.map((k) => [k, config.inr[k]]));
+      const job = {
+        space: created.space, base, config: DEFAULT_STUDY_YAML, trials: config.study.iterations, slots: config.study.slots, seed,
+        trial_seeds: Array.from({ length: config.study.iterations }, (_, i) => trialSeed(seed, i + 1)),
+        train: [process.execPath, BIN], dataset, max_minutes: config.study.max_trial_minutes, out,
+      };
+      writeFileSync(join(out, 'job.json'), JSON.stringify(job));
+      const t0 = Date.now();
+      const r = spawnSync(PYTHON, [fileURLToPath(new URL('../../bench/optuna_anchor.py', import.meta.url)), join(out, 'job.json')], { env, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`optuna seed ${seed}: exit ${r.status}\n${r.stderr}`);
+      const trials = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { number: number; value: number; state: string; minutes: number });
+      trials.sort((a, b) => a.number - b.number);
+      let b = 0;
+      const best: number[] = [];
+      trials.forEach((t, i) => {
+        if (t.state === 'COMPLETE' && Number.isFinite(t.value)) b = Math.max(b, t.value);
+        if ((i + 1) % config.study.slots === 0) best.push(b);
+      });
+      const minutes = trials.reduce((s, t) => s + t.minutes, 0);
+      console.log(`${'optuna'.padEnd(8)} ${String(seed).padEnd(5)} ${best.map(f4).join('  ').padEnd(34)} ${minutes.toFixed(1).padStart(9)}  ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const marks = [0.25, 0.5, 0.75, 1].map((q) => Math.round(q * iterations));
@@ -154,4 +235,4 @@ async function main(): Promise<void> {
   console.log(`\n${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-await main();
+await (args.includes('--real') ? real() : main());

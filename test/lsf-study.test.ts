@@ -11,8 +11,8 @@ import { runDir } from '../src/study/files.js';
 import type { StudyState } from '../src/study/state.js';
 import { runCli } from './helpers/cli.js';
 import { lsfCommand, lsfJob, startLsf, type LsfCluster } from './helpers/lsf.js';
-import { jobEvents, killWhileJobsRun } from './helpers/cluster-study.js';
-import { checkStudyFolder, startCli, waitFor, writeTinyStudyConfig } from './helpers/study.js';
+import { jobEvents, killWhileJobsRun, studyToEnd } from './helpers/cluster-study.js';
+import { startCli, waitFor, writeTinyStudyConfig } from './helpers/study.js';
 
 // Studies whose trials are LSF jobs. LSF cannot be installed here, so its
 // commands are stand-ins (test/helpers/lsf-standin.ts) that speak LSF's
@@ -58,15 +58,8 @@ let straight: StudyState | undefined;
 
 test('a dicty-tiny study with executor lsf runs to the end, one bsub job per trial, job ids in the journal', async () => {
   const dir = join(root, 'straight');
-  const r = runCli(['study', 'run', lsfConfig('s', {}), '--dir', dir], { env });
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /2 LSF jobs at a time in queue gpu, 1 CPU each/);
-  straight = checkStudyFolder(dir);
-  const submitted = events(dir, 'trial_submitted');
-  assert.deepEqual(submitted.map((e) => e.node).sort(), [1, 2, 3, 4]);
-  assert.equal(new Set(submitted.map((e) => e.job_id)).size, 4);
+  straight = studyToEnd(dir, lsfConfig('s', {}), env, /2 LSF jobs at a time in queue gpu, 1 CPU each/);
   for (const n of straight.nodes) {
-    assert.equal(n.status, 'finished');
     const script = readFileSync(join(dir, `${runDir(n.id, n.slot)}.bsub`), 'utf8');
     assert.match(script, /^#BSUB -W 11$/m, 'the budget (1 min) plus 10 minutes');
     assert.match(script, /^#BSUB -q gpu$/m);

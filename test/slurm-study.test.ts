@@ -7,8 +7,8 @@ import { runDir } from '../src/study/files.js';
 import type { StudyState } from '../src/study/state.js';
 import { runCli } from './helpers/cli.js';
 import { expireTimeLimit, slurmAvailable, slurmCommand, startSlurm, waitForJobState, type SlurmCluster } from './helpers/slurm.js';
-import { jobEvents, killWhileJobsRun } from './helpers/cluster-study.js';
-import { checkStudyFolder, journalEvents, startCli, waitFor, writeTinyStudyConfig } from './helpers/study.js';
+import { jobEvents, killWhileJobsRun, studyToEnd } from './helpers/cluster-study.js';
+import { journalEvents, startCli, waitFor, writeTinyStudyConfig } from './helpers/study.js';
 
 // Studies whose trials are jobs of a real single-node Slurm cluster
 // (slurmctld, slurmd and munged started for these tests, test/helpers/slurm.ts).
@@ -36,15 +36,8 @@ let straight: StudyState | undefined;
 
 test('a dicty-tiny study with executor slurm runs to the end, one job per trial, job ids in the journal', { skip }, async () => {
   const dir = join(root, 'straight');
-  const r = runCli(['study', 'run', slurmConfig('s', {}), '--dir', dir], { env });
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /2 Slurm jobs at a time on partition debug, 1 CPU each/);
-  straight = checkStudyFolder(dir);
-  const submitted = events(dir, 'trial_submitted');
-  assert.deepEqual(submitted.map((e) => e.node).sort(), [1, 2, 3, 4]);
-  assert.equal(new Set(submitted.map((e) => e.job_id)).size, 4);
+  straight = studyToEnd(dir, slurmConfig('s', {}), env, /2 Slurm jobs at a time on partition debug, 1 CPU each/);
   for (const n of straight.nodes) {
-    assert.equal(n.status, 'finished');
     assert.match(readFileSync(join(dir, `${runDir(n.id, n.slot)}.sbatch`), 'utf8'), /^#SBATCH --time=11$/m, 'the budget (1 min) plus 10 minutes');
   }
 });

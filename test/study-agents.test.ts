@@ -8,7 +8,7 @@ import type { ProposeContext } from '../src/study/agents/agent.js';
 import { createAgent } from '../src/study/agents/index.js';
 import { RandomAgent } from '../src/study/agents/random.js';
 import { RulesAgent } from '../src/study/agents/rules.js';
-import { TpeAgent, defaultGamma, defaultWeights, normalMass } from '../src/study/agents/tpe.js';
+import { defaultGamma, defaultWeights, normalMass } from '../src/study/agents/tpe.js';
 import { StudyBuilder } from '../src/study/builder.js';
 import { studyCreatedEvent } from '../src/study/create.js';
 import type { BatchProposedEvent } from '../src/study/journal.js';

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StudyState } from '../../src/study/state.js';
+import { runCli } from './cli.js';
 import { checkStudyFolder, journalEvents, startCli, waitFor } from './study.js';
 
 export type JobEvent = { type: string; node: number; attempt: number; job_id: string; reason?: string };
@@ -15,6 +16,19 @@ export const jobEvents = (dir: string, type: string): JobEvent[] => journalEvent
 /** The journal facts two runs of the same study seed must share. */
 export function results(state: StudyState): unknown[] {
   return state.nodes.map((n) => ({ id: n.id, inr: n.inr, seed: n.seed, status: n.status, r2: n.metrics?.final_r2, mse: n.metrics?.final_mse }));
+}
+
+/** Run the study of `config` in `dir` to its end: its banner says `banner`, every trial finished as one job of its own. */
+export function studyToEnd(dir: string, config: string, env: NodeJS.ProcessEnv, banner: RegExp): StudyState {
+  const r = runCli(['study', 'run', config, '--dir', dir], { env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, banner);
+  const state = checkStudyFolder(dir);
+  const submitted = jobEvents(dir, 'trial_submitted');
+  assert.deepEqual(submitted.map((e) => e.node).sort(), state.nodes.map((n) => n.id));
+  assert.equal(new Set(submitted.map((e) => e.job_id)).size, state.nodes.length);
+  for (const n of state.nodes) assert.equal(n.status, 'finished');
+  return state;
 }
 
 /**
