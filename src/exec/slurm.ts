@@ -2,7 +2,8 @@
  * Slurm: one `sbatch` job per attempt (batch.ts says what the runner does
  * with it). Jobs are followed with `squeue` while they are queued or run,
  * then with `scontrol show job`, which slurmctld keeps for MinJobAge after
- * the end; `sacct` needs slurmdbd, which a site may not run.
+ * the end, and after that with `sacct` where the site runs slurmdbd (without
+ * it sacct is disabled and says so; then the trial's own status file decides).
  */
 import type { SlurmSettings } from '../config/executor.js';
 import { UserError } from '../util/errors.js';
@@ -72,11 +73,21 @@ export class SlurmScheduler implements Scheduler {
     const queued = q.stdout.trim();
     if (q.code === 0 && queued !== '' && !ENDED.has(queued)) return { ended: false };
     const r = await runCommand('scontrol', ['show', 'job', '-o', id], this.env);
-    const info = r.code === 0 ? parseScontrol(r.stdout) : undefined;
+    const info = (r.code === 0 ? parseScontrol(r.stdout) : undefined) ?? (await this.accounting(id));
     if (info === undefined) return undefined;
     if (!ENDED.has(info.state)) return { ended: false }; // COMPLETING: the epilog still runs
     const reason = info.reason && info.reason !== 'None' ? ` (${info.reason})` : '';
     return { ended: true, exitCode: info.exitCode, ...(OWN_END.has(info.state) ? {} : { killed: `${info.state}${reason}` }) };
+  }
+
+  /** A job slurmctld has forgotten, from the accounting database: `sacct -j ID -X -n -P -o State,ExitCode,Reason`. */
+  private async accounting(id: string): Promise<{ state: string; reason?: string; exitCode?: number } | undefined> {
+    const r = await runCommand('sacct', ['-j', id, '-X', '-n', '-P', '-o', 'State,ExitCode,Reason'], this.env);
+    const [state, exit, reason] = (r.code === 0 ? r.stdout.trim().split('\n')[0] ?? '' : '').split('|');
+    if (!state) return undefined;
+    const code = Number((exit ?? '').split(':')[0]);
+    // sacct writes "CANCELLED by 0": the state is the first word.
+    return { state: state.split(' ')[0], reason, exitCode: Number.isInteger(code) ? code : undefined };
   }
 
   async cancel(ids: string[]): Promise<void> {
