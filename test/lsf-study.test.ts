@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { defaultInr } from '../src/config/inr.js';
 import { LsfScheduler } from '../src/exec/lsf.js';
 import { NO_SHARED_FOLDER_EXIT, jobScript } from '../src/exec/scheduler.js';
+import { partialDir } from '../src/inr/run-folder.js';
 import { runDir } from '../src/study/files.js';
 import type { StudyState } from '../src/study/state.js';
-import { runCli } from './helpers/cli.js';
 import { lsfCommand, lsfJob, startLsf, type LsfCluster } from './helpers/lsf.js';
-import { jobEvents, killWhileJobsRun, studyToEnd } from './helpers/cluster-study.js';
+import { jobEvents, killWhileJobsRun, refusedInOneLine, studyToEnd } from './helpers/cluster-study.js';
 import { startCli, waitFor, writeTinyStudyConfig } from './helpers/study.js';
 
 // Studies whose trials are LSF jobs. LSF cannot be installed here, so its
@@ -78,6 +78,8 @@ test('an LSF job bkilled from outside and one past its run limit: recorded with 
   await waitFor('two jobs', () => events(dir, 'trial_submitted').length >= 2, 60_000);
   const [a, b] = events(dir, 'trial_submitted');
   await waitFor('both to run', () => lsfJob(lsf, a.job_id).startsWith('RUN') && lsfJob(lsf, b.job_id).startsWith('RUN'), 30_000);
+  // The run-limit case resumes from a checkpoint: let the trial write its first one (a loaded machine may take seconds).
+  await waitFor('a checkpoint of the second', () => existsSync(join(partialDir(join(dir, runDir(b.node, b.node - 1))), 'checkpoint.safetensors')), 60_000);
   assert.equal(lsfCommand(lsf, 'bkill', [a.job_id]).code, 0);
   assert.equal(lsfCommand(lsf, 'bmod', ['-W', '0', b.job_id]).code, 0);
   await waitFor('both attempts lost', () => events(dir, 'trial_lost').length >= 2, 60_000);
@@ -99,13 +101,7 @@ test('bad LSF settings are refused in one line, before a study folder exists', (
     ['{queue: nope}', /^inrscape: study\.lsf\.queue = nope: no such queue on this cluster \(it has normal, gpu\)\n$/],
     ['{time: "1h"}', /^inrscape: study\.lsf\.time = "1h": must be an LSF run limit: minutes or hours:minutes, e\.g\. 70 or 1:10\n$/],
   ];
-  for (const [settings, want] of cases) {
-    const dir = join(root, 'bad');
-    const r = runCli(['study', 'run', lsfConfig('bad', {}, [20000, 30000], settings), '--dir', dir], { env });
-    assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('inrscape: warning')).join('\n') + '\n', want);
-    assert.equal(existsSync(dir), false);
-  }
+  refusedInOneLine(join(root, 'bad'), cases.map(([settings, want], i) => [lsfConfig(`bad${i}`, {}, [20000, 30000], settings), want]), env);
 });
 
 test('a job that does not see the study folder (no shared filesystem) exits 6 with a line that says so, and runs nothing', () => {
