@@ -23,12 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { TRIAL_PROGRESS_FILE, type ProgressRecord } from '../src/exec/trial-files.js';
 import { journalPath, readJournal } from '../src/study/journal.js';
 import { slurmAvailable, startSlurm } from '../test/helpers/slurm.js';
+import { option } from './args.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
 const trials = Number(option('--trials', '6'));
 const steps = Number(option('--steps', '2000'));
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));

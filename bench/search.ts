@@ -50,12 +50,8 @@ import { studyCreatedEvent } from '../src/study/create.js';
 import { simulateStudy, type Objective } from '../src/study/simulate.js';
 import type { StudyState } from '../src/study/state.js';
 import { eligible } from '../src/study/tree.js';
+import { flag, option } from './args.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
 const seeds = Number(option('--seeds', '20'));
 const iterations = Number(option('--iterations', '48'));
 const agents = option('--agents', 'rules,tpe,random,hybrid').split(',') as AgentName[];
@@ -235,4 +231,4 @@ async function main(): Promise<void> {
   console.log(`\n${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-await (args.includes('--real') ? real() : main());
+await (flag('--real') ? real() : main());

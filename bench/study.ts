@@ -30,13 +30,8 @@ import { renderTrialConfig } from '../src/study/render/configs.js';
 import { bestNode } from '../src/study/tree.js';
 import type { StudyState } from '../src/study/state.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
+import { flag, option } from './args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string): boolean => args.includes(name);
-const option = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
 
 function machine(): string {
   const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? '';
@@ -65,7 +60,7 @@ async function agentsBench(): Promise<void> {
   const budget = Number(option('--budget', '0.15'));
   const seeds = option('--seeds', '0,1,2').split(',').map(Number);
   const agents = option('--agents', 'rules,tpe,random').split(',') as ('rules' | 'tpe' | 'random')[];
-  const plan = planConcurrency(slots, args.includes('--threads') ? { threads: Number(option('--threads', '1')) } : {});
+  const plan = planConcurrency(slots, flag('--threads') ? { threads: Number(option('--threads', '1')) } : {});
   const { capacity, threads } = plan;
   console.log(`machine: ${machine()}; load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`dicty-small, ${trials} trials per study in batches of ${slots}, budget ${budget} min per trial, seeds ${seeds.join(', ')}; ${capacity} trials at a time, ${threads} thread(s) each`);

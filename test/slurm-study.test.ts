@@ -1,13 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDir } from '../src/study/files.js';
 import type { StudyState } from '../src/study/state.js';
-import { runCli } from './helpers/cli.js';
 import { expireTimeLimit, slurmAvailable, slurmCommand, startSlurm, waitForJobState, type SlurmCluster } from './helpers/slurm.js';
-import { jobEvents, killWhileJobsRun, studyToEnd } from './helpers/cluster-study.js';
+import { jobEvents, killWhileJobsRun, refusedInOneLine, studyToEnd } from './helpers/cluster-study.js';
 import { journalEvents, startCli, waitFor, writeTinyStudyConfig } from './helpers/study.js';
 
 // Studies whose trials are jobs of a real single-node Slurm cluster
@@ -79,11 +78,5 @@ test('bad Slurm settings are refused in one line, before a study folder exists',
     ['{partition: nope}', /^inrscape: study\.slurm\.partition = nope: no such partition on this cluster \(it has debug\)\n$/],
     ['{time: "1h"}', /^inrscape: study\.slurm\.time = "1h": must be a Slurm time: minutes, minutes:seconds/],
   ];
-  for (const [slurm, want] of cases) {
-    const dir = join(root, 'bad');
-    const r = runCli(['study', 'run', slurmConfig('bad', {}, [20000, 30000], slurm), '--dir', dir], { env });
-    assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('inrscape: warning')).join('\n') + '\n', want);
-    assert.equal(existsSync(dir), false);
-  }
+  refusedInOneLine(join(root, 'bad'), cases.map(([slurm, want], i) => [slurmConfig(`bad${i}`, {}, [20000, 30000], slurm), want]), env);
 });

@@ -11,7 +11,7 @@ import { planConcurrency } from '../src/exec/concurrency.js';
 import { InrscapeProgram } from '../src/exec/inrscape-program.js';
 import { LocalRunner } from '../src/exec/local.js';
 import { pidAlive } from '../src/exec/process.js';
-import type { TrialOutcome, TrialRequest, TrialRunner } from '../src/exec/runner.js';
+import type { TrialHooks, TrialOutcome, TrialRequest } from '../src/exec/runner.js';
 import { createAgent } from '../src/study/agents/index.js';
 import { CPU_PRESET_STEP_RANGE, resolveTrialMinutes } from '../src/study/budget.js';
 import { studyCreatedEvent } from '../src/study/create.js';
@@ -20,7 +20,7 @@ import { journalPath, readJournal, type EnqueuedEvent, type JournalEntry } from 
 import { LOCK_STALE_S, acquireStudyLock, lockPath } from '../src/study/lock.js';
 import { createStudy, openStudy, runLoop } from '../src/study/loop.js';
 import { renderFiles } from '../src/study/render/index.js';
-import { simulateStudy, type Objective } from '../src/study/simulate.js';
+import { ObjectiveRunner, simulateStudy, type Objective } from '../src/study/simulate.js';
 import { nextAction } from '../src/study/state.js';
 import { tempDir } from './helpers/tmp.js';
 import { makeTinyDataset } from './helpers/train.js';
@@ -37,19 +37,18 @@ const objective: Objective = (inr: InrConfig) => {
 };
 
 /** Trials in-process, from the objective: the loop without child processes. */
-class ObjectiveRunner implements TrialRunner {
-  readonly name = 'objective';
-  readonly threads = 1;
+/** The simulation's runner, recording what each trial was given; `crashAt` throws at that node, as a dying study would. */
+class RecordingRunner extends ObjectiveRunner {
   readonly calls: TrialRequest[] = [];
-  constructor(readonly capacity = 1, private readonly crashAt?: number) {}
-  async run(req: TrialRequest): Promise<TrialOutcome> {
+  constructor(capacity = 1, private readonly crashAt?: number) {
+    super(objective, capacity);
+  }
+  override async run(req: TrialRequest, hooks?: TrialHooks): Promise<TrialOutcome> {
     this.calls.push(req);
     await new Promise((r) => setImmediate(r));
     if (req.node === this.crashAt) throw new Error('simulated crash of the study process');
-    const o = objective(req.inr, req.node, req.seed);
-    return o.failure !== undefined ? { status: 'failed', reason: o.failure, runFolder: false } : { status: 'finished', metrics: o.metrics! };
+    return super.run(req, hooks);
   }
-  killAll(): void {}
 }
 
 function studyConfig(dataset: string, extra = ''): Config {
@@ -79,7 +78,7 @@ test('the loop appends the events in the reference order (simulateStudy), one tr
   const ds = makeTinyDataset(join(root, 'tiny'));
   const study = await createStudy(join(root, 'study'), studyConfig(ds.dir));
   const created = study.state.created;
-  const runner = new ObjectiveRunner(1);
+  const runner = new RecordingRunner(1);
   try {
     await runLoop(study, { runner });
   } finally {
@@ -108,9 +107,9 @@ test('trials of a batch run side by side up to the runner capacity; the decision
   const root = tempDir(t);
   const ds = makeTinyDataset(join(root, 'tiny'));
   const one = await createStudy(join(root, 'one'), studyConfig(ds.dir));
-  await runLoop(one, { runner: new ObjectiveRunner(1) }).finally(() => one.close());
+  await runLoop(one, { runner: new RecordingRunner(1) }).finally(() => one.close());
   const three = await createStudy(join(root, 'three'), studyConfig(ds.dir));
-  await runLoop(three, { runner: new ObjectiveRunner(3) }).finally(() => three.close());
+  await runLoop(three, { runner: new RecordingRunner(3) }).finally(() => three.close());
   const decisions = (dir: string) => readJournal(journalPath(dir)).entries.filter((e) => e.event.type !== 'trial_started').map(body)
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   assert.deepEqual(decisions(three.dir), decisions(one.dir));
@@ -120,11 +119,11 @@ test('a study that died mid-batch resumes: interrupted trials re-run as attempt 
   const root = tempDir(t);
   const ds = makeTinyDataset(join(root, 'tiny'));
   const straight = await createStudy(join(root, 'straight'), studyConfig(ds.dir));
-  await runLoop(straight, { runner: new ObjectiveRunner(3) }).finally(() => straight.close());
+  await runLoop(straight, { runner: new RecordingRunner(3) }).finally(() => straight.close());
 
   const dir = join(root, 'crashed');
   const first = await createStudy(dir, studyConfig(ds.dir));
-  await assert.rejects(runLoop(first, { runner: new ObjectiveRunner(3, 5) }), /simulated crash/);
+  await assert.rejects(runLoop(first, { runner: new RecordingRunner(3, 5) }), /simulated crash/);
   first.close();
   // What a kill leaves besides the journal: a torn line, temporary files, a missing render.
   appendFileSync(journalPath(dir), '{"v":1,"at":"2000-01-01T00:00:00.000Z","type":"trial_fin');
@@ -138,7 +137,7 @@ test('a study that died mid-batch resumes: interrupted trials re-run as attempt 
   assert.equal(existsSync(join(dir, '.analysis.md.tmp-12345')), false, 'temporary files are removed');
   assert.equal(existsSync(join(dir, 'config', '.iter_001_slot_00.yaml.tmp-12345')), false);
   assert.ok(existsSync(join(dir, 'memory.md')), 'files are rendered again on open');
-  const runner = new ObjectiveRunner(3);
+  const runner = new RecordingRunner(3);
   await runLoop(again, { runner }).finally(() => again.close());
   const rerun = runner.calls.find((c) => c.node === 5)!;
   assert.equal(rerun.attempt, 2);

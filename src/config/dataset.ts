@@ -1,6 +1,6 @@
 import { MODEL_PARAMS, PRESETS, PRESET_NAMES, checkModelParams, type ModelParamKey, type ModelParams } from './dicty-model.js';
 import { invalid } from './messages.js';
-import { oneOfRule, unknownKeyRule } from './suggest.js';
+import { readChoice, unknownKeyRule } from './suggest.js';
 import { SEED, isMapping, readNumber, setOwn, type YamlValue } from './values.js';
 
 /**
@@ -56,8 +56,7 @@ export function parseDataset(value: unknown): DatasetConfig {
       if (typeof v !== 'string' || v === '') throw invalid(keyPath, v, 'must be a folder path');
       path = v;
     } else if (key === 'preset') {
-      if (typeof v !== 'string' || !PRESET_NAMES.includes(v)) throw invalid(keyPath, v, oneOfRule(v, PRESET_NAMES));
-      preset = v;
+      preset = readChoice(v, keyPath, PRESET_NAMES);
     } else if (key === 'seed') {
       seed = readNumber(v, keyPath, SEED);
     } else if (MODEL_KEYS.includes(key)) {

@@ -1,5 +1,5 @@
 import { invalid } from './messages.js';
-import { oneOfRule, unknownKeyRule } from './suggest.js';
+import { readChoice, unknownKeyRule } from './suggest.js';
 import { readSection, type YamlMapping } from './values.js';
 
 /**
@@ -40,13 +40,11 @@ export function checkDevice(path: string, v: unknown): string {
 }
 
 export function checkEngineName(path: string, v: unknown): EngineChoice {
-  if (typeof v !== 'string' || !(ENGINE_NAMES as readonly string[]).includes(v)) throw invalid(path, v, oneOfRule(v, ENGINE_NAMES));
-  return v as EngineChoice;
+  return readChoice(v, path, ENGINE_NAMES);
 }
 
 export function checkPrecision(path: string, v: unknown): Precision {
-  if (typeof v !== 'string' || !(PRECISIONS as readonly string[]).includes(v)) throw invalid(path, v, oneOfRule(v, PRECISIONS));
-  return v as Precision;
+  return readChoice(v, path, PRECISIONS);
 }
 
 export function checkPython(path: string, v: unknown): string {

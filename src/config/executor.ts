@@ -1,5 +1,5 @@
 import { invalid } from './messages.js';
-import { oneOfRule, unknownKeyRule } from './suggest.js';
+import { readChoice, unknownKeyRule } from './suggest.js';
 import { COUNT, readNumber, readSection, type YamlMapping } from './values.js';
 
 /**
@@ -76,8 +76,7 @@ function text(path: string, v: unknown, rule: string, pattern: RegExp): string {
 }
 
 export function parseExecutor(v: unknown, path: string): ExecutorName {
-  if (typeof v !== 'string' || !(EXECUTORS as readonly string[]).includes(v)) throw invalid(path, v, oneOfRule(v, EXECUTORS));
-  return v as ExecutorName;
+  return readChoice(v, path, EXECUTORS);
 }
 
 export function parseSlurm(value: unknown, path: string): SlurmSettings {

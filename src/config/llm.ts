@@ -5,7 +5,7 @@
  * config file or a journal can be shared without leaking one.
  */
 import { invalid } from './messages.js';
-import { oneOfRule, unknownKeyRule } from './suggest.js';
+import { readChoice, unknownKeyRule } from './suggest.js';
 import { COUNT, SEED, readNumber, readSection, type NumberRule } from './values.js';
 
 export const PROVIDERS = ['anthropic', 'openai', 'claude-cli'] as const;
@@ -71,11 +71,9 @@ export function parseLlm(value: unknown, where = 'study.llm'): LlmSettings {
   for (const [key, v] of Object.entries(section)) {
     if (v === undefined || v === null) continue;
     if (key === 'provider') {
-      if (typeof v !== 'string' || !(PROVIDERS as readonly string[]).includes(v)) throw invalid(path(key), v, oneOfRule(v, PROVIDERS));
-      llm.provider = v as ProviderName;
+      llm.provider = readChoice(v, path(key), PROVIDERS);
     } else if (key === 'mode') {
-      if (typeof v !== 'string' || !(LLM_MODES as readonly string[]).includes(v)) throw invalid(path(key), v, oneOfRule(v, LLM_MODES));
-      llm.mode = v as LlmMode;
+      llm.mode = readChoice(v, path(key), LLM_MODES);
     } else if ((STRINGS as readonly string[]).includes(key)) {
       if (typeof v !== 'string' || v.trim() === '') throw invalid(path(key), v, 'must be a non-empty string');
       llm[key as (typeof STRINGS)[number]] = v;

@@ -2,7 +2,7 @@ import type { InrConfig } from './inr.js';
 import { readInrValue } from './inr.js';
 import { fmt, fmtRange, invalid } from './messages.js';
 import { FIXED_INR, FIXED_INR_KEYS, SEARCH_PARAMS, isExplorable, isFixedInrKey, type ExplorableKey, type Scale, type SearchParam } from './search-space.js';
-import { oneOfRule, unknownKeyRule } from './suggest.js';
+import { readChoice, unknownKeyRule } from './suggest.js';
 import { COUNT, readNumber, readSection, setOwn } from './values.js';
 import { UserError, show } from '../util/errors.js';
 
@@ -68,9 +68,7 @@ function parseOverride(param: SearchParam, value: unknown, path: string): RangeO
     if (key === 'min' || key === 'max') {
       ov[key] = readInrValue(param, v, keyPath);
     } else if (key === 'scale') {
-      const allowed = allowedScales(param);
-      if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw invalid(keyPath, v, oneOfRule(v, allowed));
-      ov.scale = v as Scale;
+      ov.scale = readChoice(v, keyPath, allowedScales(param));
     } else if (key === 'step') {
       ov.step = readNumber(v, keyPath, COUNT);
     } else {

@@ -3,7 +3,7 @@ import { parseExecutor, parseLsf, parseSlurm, type ExecutorName, type LsfSetting
 import { parseLlm, type LlmSettings } from './llm.js';
 import { invalid } from './messages.js';
 import { parseSearchSpace, type SearchSpaceOverrides } from './search-range.js';
-import { oneOfRule, unknownKeyRule } from './suggest.js';
+import { readChoice, unknownKeyRule } from './suggest.js';
 import { COUNT, NON_NEGATIVE, POSITIVE, SEED, readNumber, readSection, type NumberRule } from './values.js';
 
 export const AGENTS = ['rules', 'tpe', 'random', 'llm', 'hybrid'] as const;
@@ -120,8 +120,7 @@ export function parseStudy(value: unknown, warnings: string[]): StudyConfig {
       seen.set(target, key);
       study[target] = n;
     } else if (key === 'agent') {
-      if (typeof v !== 'string' || !(AGENTS as readonly string[]).includes(v)) throw invalid(path, v, oneOfRule(v, AGENTS));
-      study.agent = v as AgentName;
+      study.agent = readChoice(v, path, AGENTS);
     } else if (key === 'search_space') {
       study.search_space = parseSearchSpace(v, warnings);
     } else if (key === 'llm') {
@@ -136,8 +135,7 @@ export function parseStudy(value: unknown, warnings: string[]): StudyConfig {
     } else if (key === 'lsf') {
       if (v !== null && v !== undefined) study.lsf = parseLsf(v, path);
     } else if (key === 'pruner') {
-      if (typeof v !== 'string' || !(PRUNERS as readonly string[]).includes(v)) throw invalid(path, v, oneOfRule(v, PRUNERS));
-      study.pruner = v as PrunerName;
+      study.pruner = readChoice(v, path, PRUNERS);
     } else if (key === 'pruning') {
       study.pruning = parsePruning(v, path);
     } else if (key === 'tpe') {

@@ -1,3 +1,5 @@
+import { invalid } from './messages.js';
+
 /** Levenshtein distance: the typo measure behind "did you mean". */
 export function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -46,4 +48,10 @@ export function oneOfRule(value: unknown, allowed: readonly string[]): string {
   const guess = typeof value === 'string' ? closest(value, allowed) : undefined;
   const hint = guess !== undefined ? `; did you mean ${guess}?` : '';
   return `must be one of ${allowed.join(', ')}${hint}`;
+}
+
+/** `v` when it is one of `allowed`; else the config error naming `path`, the value and the allowed names. */
+export function readChoice<T extends string>(v: unknown, path: string, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw invalid(path, v, oneOfRule(v, allowed));
+  return v as T;
 }

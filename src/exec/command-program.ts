@@ -53,6 +53,10 @@ function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+function writeMarker(dir: string, m: Marker): void {
+  writeFileAtomic(join(dir, TRIAL_MARKER_FILE), JSON.stringify(m, null, 2) + '\n');
+}
+
 function readMarker(dir: string): Marker | undefined {
   try {
     return JSON.parse(readFileSync(join(dir, TRIAL_MARKER_FILE), 'utf8')) as Marker;
@@ -84,7 +88,7 @@ export class CommandProgram implements TrialProgram {
     rmSync(req.out, { recursive: true, force: true });
     mkdirSync(req.out, { recursive: true });
     const mine: Marker = { node: req.node, attempt: req.attempt, seed: req.seed, max_minutes: req.maxMinutes, config_sha256: sum };
-    writeFileAtomic(join(req.out, TRIAL_MARKER_FILE), JSON.stringify(mine, null, 2) + '\n');
+    writeMarker(req.out, mine);
     const values: Record<Placeholder, string> = {
       config: req.config, run_dir: req.out, seed: String(req.seed), max_minutes: String(req.maxMinutes),
       gpu: gpu !== undefined || launcher.jobsHaveGpu ? 'cuda' : 'cpu', dataset: req.dataset, threads: String(req.threads),
@@ -92,7 +96,7 @@ export class CommandProgram implements TrialProgram {
     const argv = this.template.map((w) => substitute(w, values));
     const exit = await launcher.launch(req, {
       argv, mode: 'fresh', timeLimitS: (req.maxMinutes + TIME_MARGIN_MINUTES) * 60,
-      onSpawn: (pid) => writeFileAtomic(join(req.out, TRIAL_MARKER_FILE), JSON.stringify({ ...mine, host: hostname(), pid, proc_start: processStartTime(pid) ?? null }, null, 2) + '\n'),
+      onSpawn: (pid) => writeMarker(req.out, { ...mine, host: hostname(), pid, proc_start: processStartTime(pid) ?? null }),
     }, hooks);
     return this.outcome(req, exit);
   }

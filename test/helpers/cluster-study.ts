@@ -53,3 +53,13 @@ export async function killWhileJobsRun(dir: string, config: string, env: NodeJS.
   }
   assert.deepEqual(results(checkStudyFolder(dir)), results(straight));
 }
+
+/** `study run` of each config is refused with exit 2 and the one line `want` (warnings aside), and makes no study folder at `dir`. */
+export function refusedInOneLine(dir: string, cases: [config: string, want: RegExp][], env: NodeJS.ProcessEnv): void {
+  for (const [config, want] of cases) {
+    const r = runCli(['study', 'run', config, '--dir', dir], { env });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('inrscape: warning')).join('\n') + '\n', want);
+    assert.equal(existsSync(dir), false);
+  }
+}

@@ -251,10 +251,6 @@ export function tpeCandidates(
   });
 }
 
-/** One TPE proposal: the candidate maximising l/g that `accept` takes, or undefined when none does. */
-export function tpeSuggest(...args: Parameters<typeof tpeCandidates>): { values: Record<ExplorableKey, number>; score: number } | undefined {
-  return tpeCandidates(...args)[0];
-}
 
 export class TpeAgent implements Agent {
   readonly name = 'tpe';
@@ -275,7 +271,8 @@ export class TpeAgent implements Agent {
    * Up to `k` candidates for each of the batch's slots, best first, for
    * another agent to choose from (the hybrid agent). The slots' first
    * candidates are taken as pending in turn (constant liar), so the slots'
-   * lists differ as TPE's own proposals would.
+   * lists differ as TPE's own proposals would (its own are the first
+   * candidates). Fewer lists than slots when no new config is left.
    */
   candidates(ctx: ProposeContext, k: number): Suggestion[][] {
     const { state } = ctx;
@@ -293,7 +290,8 @@ export class TpeAgent implements Agent {
         const v = sampleUniform(ctx.space, ctx.rng);
         if (accept(v) && !list.some((c) => JSON.stringify(c.values) === JSON.stringify(v))) list.push({ values: v });
       }
-      if (list[0] !== undefined) pending.push(withValues(ctx.base.inr, list[0].values));
+      if (list[0] === undefined) break; // the space is full: later slots would find nothing either
+      pending.push(withValues(ctx.base.inr, list[0].values));
       out.push(list);
     }
     return out;
@@ -301,35 +299,20 @@ export class TpeAgent implements Agent {
 
   async propose(ctx: ProposeContext): Promise<Proposal[]> {
     const { state } = ctx;
-    const observed: TpeObservation[] = state.nodes.filter(isDone).map((n) => ({ id: n.id, inr: n.inr, value: scoreValue(n) as number }));
-    const pending: InrConfig[] = [...state.nodes.filter((n) => !isDone(n)).map((n) => n.inr), ...ctx.pending];
     const out: Proposal[] = [];
-    const nStartup = this.nStartup ?? state.config.study.tpe.startup;
+    const taken = [...ctx.pending];
     // The base config is always trial 1, as the reference's Optuna baseline enqueues it: both start from the same point.
-    if (state.nodes.length === 0 && ctx.slots > 0 && findDuplicate(ctx.base.inr, safetyContext(state, pending)) === undefined) {
-      pending.push(ctx.base.inr);
+    if (state.nodes.length === 0 && ctx.slots > 0 && findDuplicate(ctx.base.inr, safetyContext(state, taken)) === undefined) {
+      taken.push(ctx.base.inr);
       out.push({ parent: null, inr: { ...ctx.base.inr }, mutation: 'start: base config (trial 1, as an enqueued first trial in Optuna)', strategy: 'start' });
     }
-    for (let slot = out.length; slot < ctx.slots; slot++) {
-      const accept = (v: Record<ExplorableKey, number>): boolean => findDuplicate(withValues(ctx.base.inr, v), safetyContext(state, pending)) === undefined;
-      let values: Record<ExplorableKey, number> | undefined;
-      let how: string;
-      if (observed.length >= nStartup) {
-        const s = tpeSuggest(ctx.space, observed, pending, ctx.rng, {
-          nEiCandidates: this.nEiCandidates, priorWeight: this.priorWeight, constantLiar: this.constantLiar, accept,
-        });
-        values = s?.values;
-        how = s ? `tpe sample (log l/g = ${s.score.toFixed(2)}, ${observed.length} trials, ${defaultGamma(observed.length)} good)` : 'tpe: every candidate was a duplicate; uniform sample';
-      } else {
-        how = `startup uniform sample (${observed.length}/${nStartup} trials before TPE)`;
-      }
-      for (let tries = 0; tries < 100 && values === undefined; tries++) {
-        const v = sampleUniform(ctx.space, ctx.rng);
-        if (accept(v)) values = v;
-      }
-      if (values === undefined) break;
-      pending.push(withValues(ctx.base.inr, values));
-      out.push({ parent: null, inr: { ...values }, mutation: `${how}: ${sampledText(values, fmt)}`, strategy: 'tpe' });
+    const observed = state.nodes.filter(isDone).length;
+    const nStartup = this.nStartup ?? state.config.study.tpe.startup;
+    for (const [c] of this.candidates({ ...ctx, slots: ctx.slots - out.length, pending: taken }, 1)) {
+      const how = observed < nStartup ? `startup uniform sample (${observed}/${nStartup} trials before TPE)`
+        : c.score !== undefined ? `tpe sample (log l/g = ${c.score.toFixed(2)}, ${observed} trials, ${defaultGamma(observed)} good)`
+          : 'tpe: every candidate was a duplicate; uniform sample';
+      out.push({ parent: null, inr: { ...c.values }, mutation: `${how}: ${sampledText(c.values, fmt)}`, strategy: 'tpe' });
     }
     return out;
   }
