@@ -1,12 +1,12 @@
 /**
  * The search benchmark on a simulated objective (docs/performance.md, "The
- * search benchmark"): every agent, with and without the median pruner, on
+ * search benchmark"): every agent, with no pruner, the median pruner and ASHA, on
  * three problems, many seeds, through the one study loop with a runner that
  * scores trials by a model of the protocol's workload instead of training.
  * Hundreds of studies in about a minute. One thing at a time: never beside
  * another benchmark.
  *
- *   npm run bench:search [-- --seeds 20] [-- --iterations 48] [-- --agents rules,tpe,random,hybrid]
+ *   npm run bench:search [-- --seeds 20] [-- --iterations 48] [-- --agents rules,tpe,random,hybrid] [-- --figure FILE.svg]
  *   npm run bench:search -- --real [--seeds 0,1,2] [--agents rules,tpe,hybrid]
  *     the Quick start's problem (dicty-small, 8 trials in batches of 2, 2-min
  *     budget) as real studies (`inrscape study run`), beside the anchor:
@@ -44,13 +44,14 @@ import { resolveDataset } from '../src/data/resolve.js';
 import { loadStudy } from '../src/study/loop.js';
 import { trialSeed } from '../src/study/seeds.js';
 import type { InrConfig } from '../src/config/inr.js';
-import type { AgentName } from '../src/config/study.js';
+import { PRUNERS, type AgentName, type PrunerName } from '../src/config/study.js';
 import { createAgent } from '../src/study/agents/index.js';
 import { studyCreatedEvent } from '../src/study/create.js';
 import { simulateStudy, type Objective } from '../src/study/simulate.js';
 import type { StudyState } from '../src/study/state.js';
 import { eligible } from '../src/study/tree.js';
 import { flag, option } from './args.js';
+import { lineChart, type Panel, type Series } from './svg-chart.js';
 
 const seeds = Number(option('--seeds', '20'));
 const iterations = Number(option('--iterations', '48'));
@@ -116,7 +117,7 @@ function curve(state: StudyState): Run {
   return { best, minutes };
 }
 
-async function study(problem: Problem, agent: AgentName, pruner: 'none' | 'median', seed: number): Promise<Run> {
+async function study(problem: Problem, agent: AgentName, pruner: PrunerName, seed: number): Promise<Run> {
   const config = defaultConfig();
   config.inr = { ...config.inr, ...problem.base };
   config.study.pruner = pruner;
@@ -203,30 +204,47 @@ async function real(): Promise<void> {
   }
 }
 
+const COLOURS: Record<string, string> = { rules: '#1f77b4', tpe: '#d62728', random: '#7f7f7f', hybrid: '#2ca02c', llm: '#9467bd' };
+const DASHES: Record<PrunerName, string | undefined> = { none: undefined, median: '2 3', asha: '6 3' };
+
 async function main(): Promise<void> {
   const t0 = Date.now();
+  const figure = option('--figure', '');
+  const panels: Panel[] = [];
   const marks = [0.25, 0.5, 0.75, 1].map((q) => Math.round(q * iterations));
   console.log(`bench:search (simulated objective): ${seeds} seeds, ${iterations} trials in batches of 4 per study`);
   for (const problem of PROBLEMS) {
     console.log(`\n${problem.name} (budget ${problem.budget} min${Object.keys(problem.base).length ? `, base ${JSON.stringify(problem.base)}` : ''})`);
     console.log(`agent    pruner  ${marks.map((m) => `best@${m} median [min, max]`.padEnd(30)).join('')}to 0.99                to 0.995                trial-min`);
+    const series: Series[] = [];
+    panels.push({ title: `${problem.name}: median best R2`, series });
     for (const agent of agents) {
       const byPruner: Record<string, Run[]> = {};
-      for (const pruner of ['none', 'median'] as const) {
+      for (const pruner of PRUNERS) {
         const runs: Run[] = [];
         for (let s = 0; s < seeds; s++) runs.push(await study(problem, agent, pruner, s));
         byPruner[pruner] = runs;
+        series.push({
+          name: `${agent}, ${pruner === 'none' ? 'no pruner' : pruner}`, colour: COLOURS[agent] ?? '#000', ...(DASHES[pruner] ? { dash: DASHES[pruner] } : {}),
+          points: runs[0].best.map((_, i) => [i + 1, median(runs.map((r) => r.best[i]))]),
+        });
         const cells = marks.map((m) => {
           const at = runs.map((r) => r.best[m - 1]);
           return `${f4(median(at))} [${f4(Math.min(...at))}, ${f4(Math.max(...at))}]`.padEnd(30);
         });
         console.log(`${agent.padEnd(8)} ${pruner.padEnd(7)} ${cells.join('')}${toReach(runs, 0.99)}  ${toReach(runs, 0.995)}  ${Math.round(median(runs.map((r) => r.minutes[r.minutes.length - 1])))}`);
       }
-      const none = byPruner.none, med = byPruner.median;
-      const ratio = median(med.map((r) => r.minutes[r.minutes.length - 1])) / median(none.map((r) => r.minutes[r.minutes.length - 1]));
-      const dBest = median(med.map((r) => r.best[r.best.length - 1])) - median(none.map((r) => r.best[r.best.length - 1]));
-      console.log(`${agent.padEnd(8)} median pruner: ${(100 * ratio).toFixed(0)}% of the trial-minutes, best R2 ${dBest >= 0 ? '+' : ''}${dBest.toFixed(4)} against none`);
+      const last = (runs: Run[], k: keyof Run): number => median(runs.map((r) => r[k][r[k].length - 1]));
+      for (const pruner of PRUNERS.filter((p) => p !== 'none')) {
+        const ratio = last(byPruner[pruner], 'minutes') / last(byPruner.none, 'minutes');
+        const dBest = last(byPruner[pruner], 'best') - last(byPruner.none, 'best');
+        console.log(`${agent.padEnd(8)} ${pruner} pruner: ${(100 * ratio).toFixed(0)}% of the trial-minutes, best R2 ${dBest >= 0 ? '+' : ''}${dBest.toFixed(4)} against none`);
+      }
     }
+  }
+  if (figure !== '') {
+    writeFileSync(figure, lineChart(panels, { xLabel: 'trials', yLabel: 'best R2 within budget (median of seeds)', yRange: [0.6, 1] }));
+    console.log(`\nfigure: ${figure}`);
   }
   console.log(`\n${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }

@@ -83,9 +83,11 @@ test('the study defaults are the reference loop: 4 slots, blocks of 24, rules ag
   assert.deepEqual(c.study, {
     iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 'auto',
     agent: 'rules', seed: 0, search_space: {}, gpus: 'auto', trials_per_gpu: 2, executor: 'local',
-    pruner: 'none', pruning: { startup_trials: 4, warmup_fraction: 0.2 }, tpe: { startup: 10 },
+    pruner: 'none', pruning: { startup_trials: 4, warmup_fraction: 0.2, reduction_factor: 3, min_rung: 0.1 }, tpe: { startup: 10 },
   });
-  assert.throws(() => parseConfig('study: {pruner: asha}'), /^UserError: study\.pruner = "asha": must be one of none, median/);
+  assert.throws(() => parseConfig('study: {pruner: hyperband}'), /^UserError: study\.pruner = "hyperband": must be one of none, median, asha/);
+  assert.throws(() => parseConfig('study: {pruning: {reduction_factor: 1}}'), /^UserError: study\.pruning\.reduction_factor = 1: /);
+  assert.throws(() => parseConfig('study: {pruning: {min_rung: 0.05}}'), /^UserError: study\.pruning\.min_rung = 0\.05: must be a number >= 0\.1 and < 1/);
   assert.throws(() => parseConfig('study: {pruning: {warmup_fraction: 1}}'), /^UserError: study\.pruning\.warmup_fraction = 1: must be a number >= 0 and < 1/);
   assert.equal(parseConfig('study: {tpe: {startup: 3}}').config.study.tpe.startup, 3);
   assert.deepEqual(c.engine, { name: 'cpu', device: 'auto', precision: 'fp32' });

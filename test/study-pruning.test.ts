@@ -8,7 +8,8 @@ import { createAgent } from '../src/study/agents/index.js';
 import { StudyBuilder } from '../src/study/builder.js';
 import { studyCreatedEvent } from '../src/study/create.js';
 import { exportCsv } from '../src/study/export.js';
-import { MedianPruner } from '../src/study/pruners.js';
+import { DEFAULT_PRUNING, type PruningSettings } from '../src/config/study.js';
+import { AshaPruner, MedianPruner } from '../src/study/pruners.js';
 import { renderFiles } from '../src/study/render/index.js';
 import { simulateStudy, type Objective } from '../src/study/simulate.js';
 import { bestNode, scoreValue } from '../src/study/tree.js';
@@ -29,27 +30,29 @@ function blockWith(curves: number[][]): StudyBuilder {
   return b;
 }
 
+const medianPruner = (s: Partial<PruningSettings>): MedianPruner => new MedianPruner({ ...DEFAULT_PRUNING, ...s });
+
 test('median: a trial below the median of the others at the same fraction of its steps is pruned, with the numbers in the reason', () => {
   const b = blockWith([[0.5, 0.6, 0.7], [0.4, 0.5, 0.6], [0.6, 0.7, 0.8], [0.3, 0.4, 0.5], [0.1, 0.2, 0.3]]);
-  const pruner = new MedianPruner({ startup_trials: 4, warmup_fraction: 0.2 });
+  const pruner = medianPruner({ startup_trials: 4, warmup_fraction: 0.2 });
   const last = b.state.nodes[4];
   // At 30%: the others are 0.7, 0.6, 0.8, 0.5: median 0.65.
-  assert.equal(pruner.verdict(b.state, last, evaluation(300, 0.3)), 'R2 0.300000 at step 300 (30% of its steps) is below the median 0.650000 of 4 other trials of block 0 there');
-  assert.equal(pruner.verdict(b.state, b.state.nodes[2], evaluation(300, 0.8)), undefined, 'above the median of its others goes on');
-  assert.equal(pruner.verdict(b.state, last, evaluation(300, 0.65)), undefined, 'at the median goes on (Optuna prunes only below it)');
-  assert.match(pruner.verdict(b.state, last, evaluation(300, Number.NaN)) ?? '', /^R2 nan at step 300/, 'a diverged fit is below any median');
+  assert.equal(pruner.verdict(b.state, last, evaluation(300, 0.3))?.reason, 'R2 0.300000 at step 300 (30% of its steps) is below the median 0.650000 of 4 other trials of block 0 there');
+  assert.equal(pruner.verdict(b.state, b.state.nodes[2], evaluation(300, 0.8))?.reason, undefined, 'above the median of its others goes on');
+  assert.equal(pruner.verdict(b.state, last, evaluation(300, 0.65))?.reason, undefined, 'at the median goes on (Optuna prunes only below it)');
+  assert.match(pruner.verdict(b.state, last, evaluation(300, Number.NaN))?.reason ?? '', /^R2 nan at step 300/, 'a diverged fit is below any median');
 });
 
 test('median: nothing is pruned in the warm-up, with too few others at that fraction, or at the last evaluation', () => {
   const b = blockWith([[0.5, 0.6, 0.7], [0.4, 0.5, 0.6], [0.6, 0.7, 0.8], [0.3, 0.4, 0.5], [0.1, 0.2, 0.3]]);
   const last = b.state.nodes[4];
-  assert.equal(new MedianPruner({ startup_trials: 4, warmup_fraction: 0.35 }).verdict(b.state, last, evaluation(300, 0.1)), undefined, 'warm-up');
-  assert.equal(new MedianPruner({ startup_trials: 5, warmup_fraction: 0 }).verdict(b.state, last, evaluation(300, 0.1)), undefined, 'four others, five wanted');
-  assert.equal(new MedianPruner({ startup_trials: 4, warmup_fraction: 0 }).verdict(b.state, last, evaluation(400, 0.1)), undefined, 'no other reached 40%');
-  assert.equal(new MedianPruner({ startup_trials: 1, warmup_fraction: 0 }).verdict(b.state, last, evaluation(1000, 0.1)), undefined, 'the final evaluation');
+  assert.equal(medianPruner({ startup_trials: 4, warmup_fraction: 0.35 }).verdict(b.state, last, evaluation(300, 0.1))?.reason, undefined, 'warm-up');
+  assert.equal(medianPruner({ startup_trials: 5, warmup_fraction: 0 }).verdict(b.state, last, evaluation(300, 0.1))?.reason, undefined, 'four others, five wanted');
+  assert.equal(medianPruner({ startup_trials: 4, warmup_fraction: 0 }).verdict(b.state, last, evaluation(400, 0.1))?.reason, undefined, 'no other reached 40%');
+  assert.equal(medianPruner({ startup_trials: 1, warmup_fraction: 0 }).verdict(b.state, last, evaluation(1000, 0.1))?.reason, undefined, 'the final evaluation');
   // A trial of 2005 steps is compared at its own 30% (step 3 x 200) with the others' 30%.
   const long = { ...last, inr: { ...last.inr, inr_total_steps: 2005 } };
-  assert.match(new MedianPruner({ startup_trials: 4, warmup_fraction: 0 }).verdict(b.state, long, evaluation(600, 0.3)) ?? '', /at step 600 \(30% of its steps\) is below the median 0\.650000 of 4/);
+  assert.match(medianPruner({ startup_trials: 4, warmup_fraction: 0 }).verdict(b.state, long, evaluation(600, 0.3))?.reason ?? '', /at step 600 \(30% of its steps\) is below the median 0\.650000 of 4/);
 });
 
 /** An objective whose trials learn at a rate set by omega: the far-off omegas are hopeless early. */

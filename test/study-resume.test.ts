@@ -97,7 +97,7 @@ test('an interrupted trial is re-run as attempt 2 with its config and seed', asy
   first.journal.close();
   const { journal, read } = Journal.open(dir);
   const state = foldEvents(read.entries);
-  assert.deepEqual(nextAction(state), { kind: 'run', batch: 0, nodes: [2, 3, 4] });
+  assert.deepEqual(nextAction(state), { kind: 'run', batch: 0, nodes: [2, 3, 4], promote: [] });
   const seed = state.nodes[1].seed;
   const seen: [number, number][] = [];
   await simulateStudy(created('rules'), { agent: createAgent('rules') }, (inr, node, s) => {

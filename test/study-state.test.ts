@@ -35,9 +35,9 @@ test('node ids are iteration numbers; a batch never spans two blocks; the last b
 test('the next action walks run -> analyse -> close block -> propose', () => {
   const b = new StudyBuilder({ iterations: 8, slots: 2, block: 2 });
   const [n1, n2] = b.batch([{}, { inr: { omega_inr: 15 } }]);
-  assert.deepEqual(nextAction(b.state), { kind: 'run', batch: 0, nodes: [1, 2] });
+  assert.deepEqual(nextAction(b.state), { kind: 'run', batch: 0, nodes: [1, 2], promote: [] });
   b.finish(n1, 0.95);
-  assert.deepEqual(nextAction(b.state), { kind: 'run', batch: 0, nodes: [2] });
+  assert.deepEqual(nextAction(b.state), { kind: 'run', batch: 0, nodes: [2], promote: [] });
   b.fail(n2, 'out of memory');
   assert.deepEqual(nextAction(b.state), { kind: 'analyse', batch: 0 });
   b.push({ type: 'agent_notes', batch: 0, agent: 'test', notes: [], memory: {} });
@@ -53,7 +53,7 @@ test('resume: a batch with finished, failed, running and pending trials re-runs 
   // A crash now: node 3 was running, node 4 never started.
   const state = foldEvents(b.entries);
   assert.equal(state.nodes[2].status, 'running');
-  assert.deepEqual(nextAction(state), { kind: 'run', batch: 0, nodes: [3, 4] });
+  assert.deepEqual(nextAction(state), { kind: 'run', batch: 0, nodes: [3, 4], promote: [] });
   const runs = trialsToRun(state);
   assert.deepEqual(runs.map((r) => [r.node, r.attempt, r.inr.omega_inr, r.seed]), [
     [3, 2, 15, state.nodes[2].seed],

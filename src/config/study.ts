@@ -52,7 +52,7 @@ export interface StudyConfig {
 /** Optuna's TPESampler default: 10 startup trials. */
 export const DEFAULT_TPE_STARTUP = 10;
 
-export const PRUNERS = ['none', 'median'] as const;
+export const PRUNERS = ['none', 'median', 'asha'] as const;
 export type PrunerName = (typeof PRUNERS)[number];
 
 export interface PruningSettings {
@@ -60,14 +60,19 @@ export interface PruningSettings {
   startup_trials: number;
   /** Fraction of its steps a trial trains before it can be pruned (Optuna's n_warmup_steps, as a fraction). */
   warmup_fraction: number;
+  /** asha: the share 1/reduction_factor of a rung's trials that go on to the next rung (Optuna's reduction_factor). */
+  reduction_factor: number;
+  /** asha: the fraction of its steps at the first rung; the others are at min_rung * reduction_factor^k (Optuna's min_resource, as a fraction). */
+  min_rung: number;
 }
 
 /**
  * Defaults: one batch of the reference loop (4 trials) must have reached an
  * evaluation before a trial is compared at it, and no trial is pruned before
- * a fifth of its steps, when SIREN fits still jump.
+ * a fifth of its steps, when SIREN fits still jump. ASHA's rungs at 10%, 30%
+ * and 90% of the steps (Optuna's reduction factor 3 from the first evaluation).
  */
-export const DEFAULT_PRUNING: PruningSettings = { startup_trials: 4, warmup_fraction: 0.2 };
+export const DEFAULT_PRUNING: PruningSettings = { startup_trials: 4, warmup_fraction: 0.2, reduction_factor: 3, min_rung: 0.1 };
 
 /**
  * Small SIREN trials leave most of an H100/H200 idle; a few side by side fill
@@ -155,15 +160,21 @@ export function parseStudy(value: unknown, warnings: string[]): StudyConfig {
   return study;
 }
 
+/** A number in [min, 1). */
+function readFraction(x: unknown, path: string, min: number, what: string): number {
+  if (typeof x !== 'number' || !(x >= min && x < 1)) throw invalid(path, x, `must be a number >= ${min} and < 1 (${what})`);
+  return x;
+}
+
 function parsePruning(v: unknown, path: string): PruningSettings {
   const section = readSection(v, path);
   const out = { ...DEFAULT_PRUNING };
   for (const [key, x] of Object.entries(section)) {
     if (key === 'startup_trials') out.startup_trials = readNumber(x, `${path}.${key}`, { ...COUNT, max: 1000 });
-    else if (key === 'warmup_fraction') {
-      if (typeof x !== 'number' || !(x >= 0 && x < 1)) throw invalid(`${path}.${key}`, x, 'must be a number >= 0 and < 1 (the fraction of its steps a trial trains before it can be pruned)');
-      out.warmup_fraction = x;
-    } else throw invalid(`${path}.${key}`, x, unknownKeyRule(path, key, ['startup_trials', 'warmup_fraction']));
+    else if (key === 'warmup_fraction') out.warmup_fraction = readFraction(x, `${path}.${key}`, 0, 'the fraction of its steps a trial trains before it can be pruned');
+    else if (key === 'reduction_factor') out.reduction_factor = readNumber(x, `${path}.${key}`, { ...COUNT, min: 2, max: 10 });
+    else if (key === 'min_rung') out.min_rung = readFraction(x, `${path}.${key}`, 0.1, "the fraction of its steps at ASHA's first rung; the trainer evaluates every tenth");
+    else throw invalid(`${path}.${key}`, x, unknownKeyRule(path, key, Object.keys(DEFAULT_PRUNING)));
   }
   return out;
 }

@@ -28,6 +28,12 @@ export interface TrialRequest {
   inr: InrConfig;
   /** A cluster job an earlier run of the study submitted for this trial (followed, not submitted again, while it is queued or runs). */
   previousJob?: string;
+  /**
+   * The step the study paused this trial at, when it now resumes it: a
+   * trainer with checkpoints continues from its own; one without (a
+   * synthetic objective) continues from here.
+   */
+  resumeAt?: number;
 }
 
 export type TrialOutcome =
@@ -97,23 +103,48 @@ export interface TrialRunner {
 }
 
 /**
- * Run `work` over `items`, at most `capacity` at a time, in order of start.
- * Resolves when all are done; the first rejection rejects, once the items
- * already started have finished (no new one starts after it).
+ * Run `work` over what `next` gives, at most `capacity` at a time: whenever
+ * one ends, `next` is asked again for each free place (what it gives may
+ * depend on what ended). Resolves when none runs and `next` has nothing; the
+ * first rejection (of `work` or `next`) rejects, once the work already
+ * started has ended (none starts after it).
  */
-export async function runPool<T>(items: readonly T[], capacity: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const lane = async (): Promise<void> => {
-    while (next < items.length && failure === undefined) {
-      const item = items[next++];
-      try {
-        await work(item);
-      } catch (err) {
-        failure ??= err;
+export function runQueue<T>(capacity: number, next: () => T | undefined, work: (item: T) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let running = 0;
+    let failed = false;
+    let failure: unknown;
+    const fail = (err: unknown): void => {
+      if (!failed) failure = err;
+      failed = true;
+    };
+    const fill = (): void => {
+      while (!failed && running < Math.max(1, capacity)) {
+        let item: T | undefined;
+        try {
+          item = next();
+        } catch (err) {
+          fail(err);
+          break;
+        }
+        if (item === undefined) break;
+        running++;
+        work(item).catch(fail).finally(() => {
+          running--;
+          fill();
+        });
       }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(capacity, items.length)) }, lane));
-  if (failure !== undefined) throw failure;
+      if (running === 0) {
+        if (failed) reject(failure);
+        else resolve();
+      }
+    };
+    fill();
+  });
+}
+
+/** `runQueue` over a fixed list, in order. */
+export function runPool<T>(items: readonly T[], capacity: number, work: (item: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  return runQueue(capacity, () => (i < items.length ? items[i++] : undefined), work);
 }

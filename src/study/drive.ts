@@ -1,8 +1,9 @@
 /**
  * The one study loop. It asks the state what comes next and does it:
  *
- *   nextAction = run      -> trial_started (before the trial starts), then
- *                            trial_finished | trial_failed | trial_lost (after its outcome is read)
+ *   nextAction = run      -> trial_promoted (ASHA resumes a paused trial) when a place is free,
+ *                            trial_started (before the trial starts), trial_evaluation as they come,
+ *                            trial_finished | trial_pruned | trial_failed | trial_lost (after its outcome is read)
  *   nextAction = propose  -> what `beforePropose` records (the inbox), then batch_proposed
  *   nextAction = analyse  -> agent_notes
  *   nextAction = close    -> block_closed
@@ -11,11 +12,12 @@
  * synthetic objective (simulate.ts). Where events go is `record`'s: a study
  * folder's journal and files (loop.ts), or memory.
  */
-import { MAX_ATTEMPTS, runPool, type TrialHooks, type TrialOutcome, type TrialRequest, type TrialRunner } from '../exec/runner.js';
+import { MAX_ATTEMPTS, runQueue, type TrialHooks, type TrialOutcome, type TrialRequest, type TrialRunner } from '../exec/runner.js';
 import { decide, trialsToRun, type Agents, type TrialToRun } from './advance.js';
 import type { EvaluationRecord } from '../exec/trial-files.js';
 import { runDir } from './files.js';
 import { createPruner } from './pruners.js';
+import { promotable } from './rungs.js';
 import type { StudyEventBody } from './journal.js';
 import { nextAction, type StudyState } from './state.js';
 
@@ -34,22 +36,24 @@ export interface DriveOptions {
 }
 
 /**
- * The event for an attempt's outcome. `prunedAt`: the evaluation the study
- * stopped it at, whose metrics a pruned trial keeps (time-limited, with the
- * steps it did).
+ * The event for an attempt's outcome. `lostBefore`: the trial's attempts lost
+ * so far (a promotion's new attempt is not a loss). `stoppedAt`: the
+ * evaluation the study stopped it at, whose metrics a pruned or paused trial
+ * keeps (time-limited, with the steps it did).
  */
-export function resultEvent(node: number, attempt: number, run_dir: string, o: TrialOutcome, prunedAt?: EvaluationRecord & { by: string }): StudyEventBody {
+export function resultEvent(node: number, attempt: number, run_dir: string, o: TrialOutcome, lostBefore: number, stoppedAt?: EvaluationRecord & { by: string; pause: boolean }): StudyEventBody {
   if (o.status === 'finished') return { type: 'trial_finished', node, attempt, run_dir, metrics: o.metrics };
-  if (o.status === 'pruned' && prunedAt !== undefined) {
-    const e = prunedAt;
+  if (o.status === 'pruned' && stoppedAt !== undefined) {
+    const e = stoppedAt;
     return {
       type: 'trial_pruned', node, attempt, by: e.by, reason: o.reason,
       metrics: { final_r2: e.r2, final_mse: e.mse, slope: e.slope, training_time_min: e.time_s / 60, time_limited: true, steps_done: e.step },
+      ...(e.pause ? { paused: true as const } : {}),
     };
   }
   if (o.status === 'lost' || o.status === 'pruned') {
-    if (attempt < MAX_ATTEMPTS) return { type: 'trial_lost', node, attempt, reason: o.reason };
-    return { type: 'trial_failed', node, attempt, reason: `${o.reason} (attempt ${attempt} of ${MAX_ATTEMPTS})` };
+    if (lostBefore + 1 < MAX_ATTEMPTS) return { type: 'trial_lost', node, attempt, reason: o.reason };
+    return { type: 'trial_failed', node, attempt, reason: `${o.reason} (lost ${MAX_ATTEMPTS} times)` };
   }
   return {
     type: 'trial_failed', node, attempt, reason: o.reason,
@@ -58,38 +62,66 @@ export function resultEvent(node: number, attempt: number, run_dir: string, o: T
   };
 }
 
-/** Run the study until it is done. Trials of a batch run up to `runner.capacity` at a time. */
+/** Run the study until it is done. Trials run up to `runner.capacity` at a time. */
 export async function drive(o: DriveOptions): Promise<void> {
   const { state, record, runner } = o;
   const settle = o.settle ?? (async () => undefined);
   const pruner = createPruner(state.config.study);
+  const runTrial = async (t: TrialToRun): Promise<void> => {
+    const run_dir = runDir(t.node, t.slot);
+    const budget = state.settings.max_trial_minutes;
+    const node = state.nodes[t.node - 1];
+    const job = node.job;
+    const resumeAt = node.promotions[node.promotions.length - 1]?.step;
+    record({ type: 'trial_started', node: t.node, attempt: t.attempt, run_dir, max_minutes: budget, threads: runner.threads });
+    await settle();
+    let stoppedAt: (EvaluationRecord & { by: string; pause: boolean }) | undefined;
+    const hooks: TrialHooks = {
+      onEvaluation: (e) => {
+        record({ type: 'trial_evaluation', node: t.node, attempt: t.attempt, ...e });
+        const v = stoppedAt === undefined ? pruner?.verdict(state, node, e) : undefined;
+        if (v === undefined || pruner === undefined) return;
+        stoppedAt = { ...e, by: pruner.name, pause: v.pause };
+        return { stop: v.reason };
+      },
+      onSubmitted: (job_id) => record({ type: 'trial_submitted', node: t.node, attempt: t.attempt, executor: runner.name, job_id }),
+    };
+    const outcome = await runner.run({
+      node: t.node, attempt: t.attempt, ...o.paths(t, run_dir), maxMinutes: budget, seed: t.seed, threads: runner.threads, inr: t.inr,
+      ...(job !== undefined && job.executor === runner.name ? { previousJob: job.job_id } : {}),
+      ...(resumeAt !== undefined ? { resumeAt } : {}),
+    }, hooks);
+    record(resultEvent(t.node, t.attempt, run_dir, outcome, node.lost.length, stoppedAt));
+    await settle();
+  };
+  // Whenever a trial ends, its place goes to a trial a crash interrupted (it
+  // was ahead of everything else), then to a promotion (ASHA's order), then to
+  // the next trial.
+  const inFlight = new Set<number>();
+  const waiting = (): TrialToRun[] => trialsToRun(state).filter((x) => !inFlight.has(x.node));
+  const pick = (): TrialToRun | undefined => {
+    let t = waiting().find((x) => state.nodes[x.node - 1].status === 'running');
+    if (t === undefined) {
+      const p = promotable(state)[0];
+      if (p !== undefined) {
+        const s = p.standing;
+        record({ type: 'trial_promoted', node: p.node, step: state.nodes[p.node - 1].pruned?.step ?? 0, reason: `ranks ${s.rank} of ${s.of} trials at ${p.tenth * 10}% of their steps; the top ${s.line} go on` });
+      }
+      t = waiting()[0];
+    }
+    if (t !== undefined) inFlight.add(t.node);
+    return t;
+  };
   for (;;) {
     const next = nextAction(state);
     if (next.kind === 'done') return;
     if (next.kind === 'run') {
-      await runPool(trialsToRun(state), runner.capacity, async (t) => {
-        const run_dir = runDir(t.node, t.slot);
-        const budget = state.settings.max_trial_minutes;
-        const job = state.nodes[t.node - 1].job;
-        record({ type: 'trial_started', node: t.node, attempt: t.attempt, run_dir, max_minutes: budget, threads: runner.threads });
-        await settle();
-        let prunedAt: (EvaluationRecord & { by: string }) | undefined;
-        const hooks: TrialHooks = {
-          onEvaluation: (e) => {
-            record({ type: 'trial_evaluation', node: t.node, attempt: t.attempt, ...e });
-            const why = prunedAt === undefined ? pruner?.verdict(state, state.nodes[t.node - 1], e) : undefined;
-            if (why === undefined || pruner === undefined) return;
-            prunedAt = { ...e, by: pruner.name };
-            return { stop: why };
-          },
-          onSubmitted: (job_id) => record({ type: 'trial_submitted', node: t.node, attempt: t.attempt, executor: runner.name, job_id }),
-        };
-        const outcome = await runner.run({
-          node: t.node, attempt: t.attempt, ...o.paths(t, run_dir), maxMinutes: budget, seed: t.seed, threads: runner.threads, inr: t.inr,
-          ...(job !== undefined && job.executor === runner.name ? { previousJob: job.job_id } : {}),
-        }, hooks);
-        record(resultEvent(t.node, t.attempt, run_dir, outcome, prunedAt));
-        await settle();
+      await runQueue(runner.capacity, pick, async (t) => {
+        try {
+          await runTrial(t);
+        } finally {
+          inFlight.delete(t.node);
+        }
       });
       continue;
     }

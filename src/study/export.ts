@@ -5,7 +5,7 @@
  * the best trial's config.
  *
  * States: COMPLETE (finished within budget; value = final_r2, empty when nan),
- * PRUNED (stopped by the study's pruner, `user_attrs_pruned_by` = median; or
+ * PRUNED (stopped or paused by the study's pruner, `user_attrs_pruned_by` = median or asha; or
  * over budget or stopped by it, as the reference's Optuna study pruned trials
  * over 60 minutes, `pruned_by` = budget), FAIL (failed), RUNNING (started, no result),
  * WAITING (proposed, not started). `number` is 0-based (node id - 1).

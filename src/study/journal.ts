@@ -148,10 +148,25 @@ export interface TrialPrunedEvent {
   type: 'trial_pruned';
   node: number;
   attempt: number;
-  /** The pruner: median. */
+  /** The pruner: median or asha. */
   by: string;
   reason: string;
   metrics: TrialMetrics;
+  /** ASHA paused it at a rung: its checkpoint stays, and a trial_promoted event resumes it. */
+  paused?: true;
+}
+
+/**
+ * ASHA promotes a paused trial: more trials of its block reached its rung and
+ * it now ranks within the rung's line. It runs again as its next attempt,
+ * resuming the checkpoint it was paused at; until then it counts as pruned.
+ */
+export interface TrialPromotedEvent {
+  type: 'trial_promoted';
+  node: number;
+  /** The step it was paused at. */
+  step: number;
+  reason: string;
 }
 
 export interface TrialFailedEvent {
@@ -183,7 +198,7 @@ export interface TrialEvaluationEvent extends EvaluationRecord {
 /**
  * An attempt that ended without a result: its child was killed, its engine
  * lost, its heartbeat stopped. The trial runs again as the next attempt with
- * the same config and seed (resuming its checkpoint), up to MAX_ATTEMPTS.
+ * the same config and seed (resuming its checkpoint), up to MAX_ATTEMPTS lost attempts.
  */
 export interface TrialLostEvent {
   type: 'trial_lost';
@@ -300,6 +315,7 @@ export type StudyEventBody =
   | TrialStartedEvent
   | TrialFinishedEvent
   | TrialPrunedEvent
+  | TrialPromotedEvent
   | TrialFailedEvent
   | TrialEvaluationEvent
   | TrialSubmittedEvent
@@ -342,7 +358,7 @@ export class JournalError extends UserError {
 
 export const EVENT_TYPES: readonly StudyEventType[] = [
   'study_created', 'batch_proposed', 'trial_started', 'trial_finished', 'trial_failed', 'trial_evaluation', 'trial_lost', 'trial_submitted', 'trial_pruned',
-  'agent_notes', 'block_closed', 'enqueued', 'settings_changed', 'agent_call',
+  'trial_promoted',   'agent_notes', 'block_closed', 'enqueued', 'settings_changed', 'agent_call',
 ];
 
 /** Fields each event type must have (a cheap check that catches hand edits and truncations). */
@@ -356,6 +372,7 @@ const REQUIRED: Record<StudyEventType, readonly string[]> = {
   trial_lost: ['node', 'attempt', 'reason'],
   trial_submitted: ['node', 'attempt', 'executor', 'job_id'],
   trial_pruned: ['node', 'attempt', 'by', 'reason', 'metrics'],
+  trial_promoted: ['node', 'step', 'reason'],
   agent_notes: ['batch', 'notes', 'memory'],
   block_closed: ['block', 'summary', 'principles', 'open_questions'],
   enqueued: ['id', 'inr'],

@@ -32,7 +32,8 @@ export class ObjectiveRunner implements TrialRunner {
 
   async run(req: TrialRequest, hooks?: TrialHooks): Promise<TrialOutcome> {
     const out = this.objective(req.inr, req.node, req.seed);
-    for (const e of out.evaluations ?? []) {
+    // A promoted trial goes on from where it was paused.
+    for (const e of (out.evaluations ?? []).filter((x) => x.step > (req.resumeAt ?? 0))) {
       const verdict = hooks?.onEvaluation?.(e);
       if (verdict) return { status: 'pruned', reason: verdict.stop };
     }

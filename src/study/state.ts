@@ -13,6 +13,7 @@ import type { InrConfig } from '../config/inr.js';
 import type { ExplorableKey } from '../config/search-space.js';
 import type { SearchSpace } from '../config/search-range.js';
 import { classify, type TrialClass } from './classify.js';
+import { promotable } from './rungs.js';
 import type {
   AgentCallEvent, AgentNotesEvent, BlockClosedEvent, EnqueuedEvent, JournalEntry, NodeNote, ProposalSource, StudyCreatedEvent,
   StudyEvent, StudySettings, Strategy, TrialMetrics, Versions,
@@ -46,9 +47,12 @@ export interface StudyNode {
   failure?: string;
   /**
    * Set when the study's pruner stopped the trial (status finished, metrics
-   * those of the evaluation it was stopped at, time-limited).
+   * those of the evaluation it was stopped at, time-limited). `paused`: ASHA
+   * may promote it yet; until then it counts as pruned everywhere.
    */
-  pruned?: { by: string; reason: string; step: number };
+  pruned?: { by: string; reason: string; step: number; paused?: true };
+  /** ASHA's promotions of the trial so far: the step it was paused at, and why it went on. */
+  promotions: { step: number; reason: string }[];
   /** Evaluations during training, in the order they came (all attempts). */
   evaluations: (EvaluationRecord & { attempt: number })[];
   /** Why earlier attempts ended without a result. */
@@ -116,8 +120,12 @@ export interface LlmTotals {
 }
 
 export type NextAction =
-  /** Train these nodes of the latest batch (pending ones, and running ones a crash interrupted: re-run with the same config and seed). */
-  | { kind: 'run'; batch: number; nodes: number[] }
+  /**
+   * Train these nodes: pending ones, running ones a crash interrupted (re-run
+   * with the same config and seed), and promoted ones (resumed); `promote`:
+   * paused trials ASHA promotes first (rungs.ts).
+   */
+  | { kind: 'run'; batch: number; nodes: number[]; promote: number[] }
   /** Every trial of the batch is done: the agent writes its notes. */
   | { kind: 'analyse'; batch: number }
   /** The block is full (or the study is complete): the agent summarises it. */
@@ -178,7 +186,7 @@ export function applyEvent(state: StudyState, entry: JournalEntry): StudyState {
           id: t.node, parent: t.parent, batch: e.batch, block: e.block, slot: t.slot, inr: t.inr, mutation: t.mutation,
           strategy: t.strategy, changed: t.changed, predicted_minutes: t.predicted_minutes ?? null, seed: t.seed,
           source: t.source, repairs: t.repairs ?? [], ...(t.enqueued !== undefined ? { enqueued: t.enqueued } : {}),
-          status: 'pending', attempts: 0, proposed_at: e.at, evaluations: [], lost: [],
+          status: 'pending', attempts: 0, proposed_at: e.at, evaluations: [], lost: [], promotions: [],
         });
         ids.push(t.node);
       });
@@ -216,9 +224,20 @@ export function applyEvent(state: StudyState, entry: JournalEntry): StudyState {
       if (isDone(n)) fail(entry, `trial ${e.node} pruned after it was ${n.status}`);
       n.status = 'finished';
       n.metrics = e.metrics;
-      n.pruned = { by: e.by, reason: e.reason, step: e.metrics.steps_done ?? 0 };
+      n.pruned = { by: e.by, reason: e.reason, step: e.metrics.steps_done ?? 0, ...(e.paused ? { paused: true as const } : {}) };
       n.done_at = e.at;
       n.klass = classify(e.metrics, state.settings.max_trial_minutes);
+      break;
+    }
+    case 'trial_promoted': {
+      const n = node(e.node);
+      if (n.pruned?.paused !== true) fail(entry, `trial ${e.node} promoted, but it is not paused`);
+      n.status = 'pending';
+      n.promotions.push({ step: e.step, reason: e.reason });
+      delete n.pruned;
+      delete n.metrics;
+      delete n.klass;
+      delete n.done_at;
       break;
     }
     case 'trial_failed': {
@@ -331,8 +350,10 @@ export function planNextBatch(state: StudyState): { batch: number; block: number
 export function nextAction(state: StudyState): NextAction {
   const last = state.batches[state.batches.length - 1];
   if (last !== undefined) {
-    const unfinished = last.nodes.filter((id) => !isDone(state.nodes[id - 1]));
-    if (unfinished.length > 0) return { kind: 'run', batch: last.index, nodes: unfinished };
+    // Earlier batches' trials are done, but for a promoted one.
+    const unfinished = state.nodes.filter((n) => !isDone(n)).map((n) => n.id);
+    const promote = promotable(state).map((p) => p.node);
+    if (unfinished.length + promote.length > 0) return { kind: 'run', batch: last.index, nodes: unfinished, promote };
     if (last.notes === undefined) return { kind: 'analyse', batch: last.index };
     const block = state.blocks[last.block];
     const full = block.nodes.length >= state.settings.block;

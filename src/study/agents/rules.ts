@@ -27,7 +27,7 @@
 import { fmt } from '../../config/messages.js';
 import { EXPLORABLE_KEYS, type ExplorableKey } from '../../config/search-space.js';
 import type { InrConfig } from '../../config/inr.js';
-import { BUDGET_MARGIN } from '../cost-model.js';
+import { BUDGET_MARGIN, fitToBudget } from '../cost-model.js';
 import { overBudget } from '../classify.js';
 import type { NodeNote, Strategy } from '../journal.js';
 import { findDuplicate, snapToRange, safetyContext } from '../safety.js';
@@ -64,6 +64,12 @@ const PROBE_DEFAULT_END: Record<ExplorableKey, 'max' | 'min'> = {
 
 /** Moves that make a trial cost more time. */
 const COSTLY = new Set(['hidden_dim_inr:up', 'n_layers_inr:up', 'inr_total_steps:up', 'inr_batch_size:up']);
+/** Moves that make each step cheaper, so that the budget buys more steps. */
+const CHEAPER = new Set(['hidden_dim_inr:down', 'n_layers_inr:down', 'inr_batch_size:down']);
+/** A bonus of this size (a clear R² gain) goes to the moves a budget-bound parent needs. */
+const BUDGET_BONUS = 0.01;
+/** A trial that ran this share of its budget or more was bounded by it (its steps were fitted to it, or it was stopped). */
+const BUDGET_BOUND_SHARE = 0.8;
 
 /** Diverse starts for batch 0: two protocol moves each, around the base. */
 const STARTS: readonly [ExplorableKey, string][][] = [
@@ -179,8 +185,23 @@ function ctxInteger(key: ExplorableKey): boolean {
   return key === 'hidden_dim_inr' || key === 'n_layers_inr' || key === 'inr_total_steps' || key === 'inr_batch_size';
 }
 
+/** Whether the budget bounded the node: stopped by it, over it, or it ran most of it. */
+function budgetBound(node: StudyNode, budgetMinutes: number): boolean {
+  const m = node.metrics;
+  return m !== undefined && (overBudget(m, budgetMinutes) || m.training_time_min >= BUDGET_BOUND_SHARE * budgetMinutes);
+}
+
+/**
+ * Moves scored from the parent: the measured mean R² change, or the untried
+ * prior. Costly moves predicted over budget are left out. When the budget
+ * bounds the parent (stopped by it, or it ran most of it), cheaper moves
+ * gain: a move that costs nothing more gets the bonus once its parent is
+ * over, and a move that makes each step cheaper gets it whenever the parent
+ * is bound, since the fitted steps then grow.
+ */
 function candidates(ctx: ProposeContext, parent: StudyNode, stats: Map<string, MoveStat>): Candidate[] {
   const parentOver = parent.metrics !== undefined && overBudget(parent.metrics, ctx.budgetMinutes);
+  const bound = budgetBound(parent, ctx.budgetMinutes);
   const out: Candidate[] = [];
   for (const move of ALL_MOVES) {
     const to = applyMove(parent.inr[move.key], move, ctx.space[move.key]);
@@ -192,14 +213,30 @@ function candidates(ctx: ProposeContext, parent: StudyNode, stats: Map<string, M
       const predicted = ctx.cost.predictMinutes({ ...parent.inr, [move.key]: to });
       if (predicted > ctx.budgetMinutes * BUDGET_MARGIN) continue;
     } else if (parentOver) {
-      score += 0.01;
+      score += BUDGET_BONUS;
     }
+    if (bound && CHEAPER.has(id)) score += BUDGET_BONUS;
     // A tiny seeded jitter breaks ties, so the seed matters and the order is still reproducible.
     score += 1e-9 * ctx.rng.uniform();
     out.push({ move, to, score, stat });
   }
   // Equal scores keep the protocol's move order (the table's order), jitter aside.
   return out.sort((a, b) => b.score - a.score);
+}
+
+/**
+ * For a move that makes each step cheaper from a parent the budget bounds:
+ * the steps the budget then buys (up to the base config's, within the search
+ * range), when clearly more than the parent's. Without them the cheaper trial
+ * would train the parent's fitted steps and only finish sooner.
+ */
+function refilledSteps(ctx: ProposeContext, parent: StudyNode, c: Candidate): number | undefined {
+  if (!CHEAPER.has(statId(c.move.key, c.move.dir)) || !budgetBound(parent, ctx.budgetMinutes)) return undefined;
+  const range = ctx.space.inr_total_steps;
+  const want = Math.min(range.max, Math.max(ctx.base.inr.inr_total_steps, parent.inr.inr_total_steps));
+  const fit = fitToBudget({ ...parent.inr, [c.move.key]: c.to, inr_total_steps: want }, '', ctx.cost, ctx.budgetMinutes, ctx.space);
+  const steps = fit.inr.inr_total_steps;
+  return steps >= 1.1 * parent.inr.inr_total_steps ? steps : undefined;
 }
 
 function exploit(
@@ -243,7 +280,13 @@ function exploit(
     const why = switched
       ? ` (switch-param: ${wouldPick.move.key} already changed ${counts.get(wouldPick.move.key)} times on this lineage; ${statText(pick.stat)})`
       : ` (${statText(pick.stat)}; parent R2=${f6(r2)})`;
-    return build(parent, parent.inr, [{ key: pick.move.key, to: pick.to, label: pick.move.label }], strategy, prefix, why);
+    const change = { key: pick.move.key, to: pick.to, label: pick.move.label };
+    const steps = refilledSteps(ctx, parent, pick);
+    if (steps !== undefined && free({ ...parent.inr, [pick.move.key]: pick.to, inr_total_steps: steps })) {
+      return build(parent, parent.inr, [change, { key: 'inr_total_steps', to: steps, label: 'to the budget' }], strategy, prefix,
+        `${why.slice(0, -1)}; the budget bounds the parent, so the cheaper steps buy more of them)`);
+    }
+    return build(parent, parent.inr, [change], strategy, prefix, why);
   }
   return undefined;
 }

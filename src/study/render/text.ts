@@ -81,11 +81,12 @@ export function configBrief(inr: InrConfig): string {
 
 /**
  * A node's mutation with how it ended when that was not a plain finish: why
- * it failed, or that the pruner stopped it (its R² is then that of the
- * evaluation it was stopped at).
+ * it failed, that the pruner stopped or paused it (its R² is then that of the
+ * evaluation it was stopped at), and ASHA's promotions on the way.
  */
-export function mutationWithOutcome(node: Pick<StudyNode, 'mutation' | 'status' | 'failure' | 'pruned'>): string {
-  if (node.status === 'failed') return `${node.mutation} (failed: ${node.failure ?? 'unknown reason'})`;
-  if (node.pruned) return `${node.mutation} (pruned by ${node.pruned.by} at step ${node.pruned.step}: ${node.pruned.reason})`;
-  return node.mutation;
+export function mutationWithOutcome(node: Pick<StudyNode, 'mutation' | 'status' | 'failure' | 'pruned' | 'promotions'>): string {
+  const promoted = node.promotions.map((p) => ` (paused at step ${p.step}, promoted: ${p.reason})`).join('');
+  if (node.status === 'failed') return `${node.mutation}${promoted} (failed: ${node.failure ?? 'unknown reason'})`;
+  if (node.pruned) return `${node.mutation}${promoted} (${node.pruned.paused ? 'paused' : 'pruned'} by ${node.pruned.by} at step ${node.pruned.step}: ${node.pruned.reason})`;
+  return node.mutation + promoted;
 }

@@ -192,7 +192,7 @@ export class LlmAgent implements Agent {
         const node = state.nodes[r.node - 1];
         if (r.classification !== node.klass) {
           const m = node.metrics;
-          const facts = m ? `final_r2=${m.final_r2.toFixed(6)}, training_time_min=${m.training_time_min.toFixed(1)}${node.pruned ? `, pruned by ${node.pruned.by} at step ${node.pruned.step} (its R2 then)` : m.time_limited ? ', stopped by the budget' : ''}` : `failed: ${node.failure ?? 'no result'}`;
+          const facts = m ? `final_r2=${m.final_r2.toFixed(6)}, training_time_min=${m.training_time_min.toFixed(1)}${node.pruned ? `, ${node.pruned.paused ? 'paused' : 'pruned'} by ${node.pruned.by} at step ${node.pruned.step} (its R2 then)` : m.time_limited ? ', stopped by the budget' : ''}` : `failed: ${node.failure ?? 'no result'}`;
           return result(call, `node ${r.node} is ${node.klass} (${facts}), not ${r.classification}: check the thresholds`, true);
         }
         if (r.next_parent !== null && (r.next_parent < 1 || r.next_parent > state.nodes.length)) {
