@@ -7,9 +7,10 @@
  * another benchmark.
  *
  *   npm run bench:search [-- --seeds 20] [-- --iterations 48] [-- --agents rules,tpe,random,hybrid] [-- --figure FILE.svg]
- *   npm run bench:search -- --real [--seeds 0,1,2] [--agents rules,tpe,hybrid]
+ *   npm run bench:search -- --real [--seeds 0,1,2] [--agents rules,rules+asha,tpe,hybrid] [--problems default,tight,poor-base]
  *     the Quick start's problem (dicty-small, 8 trials in batches of 2, 2-min
- *     budget) as real studies (`inrscape study run`), beside the anchor:
+ *     budget; tight: a 0.1-min budget; poor-base: base omega 1) as real
+ *     studies (`inrscape study run`), each agent with the pruner after its +, beside the anchor:
  *     Optuna's TPESampler (bench/optuna_anchor.py, Debian's python3-optuna)
  *     running the same `inrscape train` trials with the same space, budget,
  *     parallelism and trial seeds, the base config enqueued as its first trial.
@@ -152,52 +153,68 @@ function realCurve(dir: string): { best: number[]; minutes: number } {
   return { best: c.best.filter((_, i) => (i + 1) % k === 0), minutes: c.minutes[c.minutes.length - 1] ?? 0 };
 }
 
+/** The real problems: the Quick start's study, with a budget its base config does not fit, or with a poor base omega. */
+const REAL_PROBLEMS: Record<string, (yaml: string) => string> = {
+  default: (y) => y,
+  tight: (y) => y.replace('max_trial_minutes: 2', 'max_trial_minutes: 0.1'),
+  'poor-base': (y) => y.replace('omega_inr: 10.0', 'omega_inr: 1.0'),
+};
+
 async function real(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'inrscape-bench-search-'));
   const realSeeds = option('--seeds', '0').split(',').map(Number);
-  const realAgents = option('--agents', 'rules,tpe,hybrid').split(',') as AgentName[];
+  // An agent, or agent+pruner (rules+asha).
+  const realAgents = option('--agents', 'rules,tpe,hybrid').split(',');
+  const problems = option('--problems', 'default').split(',');
   const cache = process.env.INRSCAPE_CACHE ?? join(process.cwd(), '.inrscape', 'datasets');
   const env = { ...process.env, INRSCAPE_CACHE: cache };
-  const { config } = parseConfig(DEFAULT_STUDY_YAML, 'the Quick start study');
-  const dataset = await resolveDataset(config.dataset, { cache });
-  const configPath = join(root, 'quickstart.yaml');
-  writeFileSync(configPath, DEFAULT_STUDY_YAML);
   const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? '';
-  console.log(`bench:search --real: the Quick start's problem, seeds ${realSeeds.join(', ')}; ${/Model name:\s*(.+)/.exec(lscpu)?.[1].trim() ?? 'unknown CPU'}, ${cpus().length} cores`);
-  console.log('agent    seed  best R2 after each batch            trial-min  wall');
+  console.log(`bench:search --real: problems ${problems.join(', ')}, seeds ${realSeeds.join(', ')}; ${/Model name:\s*(.+)/.exec(lscpu)?.[1].trim() ?? 'unknown CPU'}, ${cpus().length} cores`);
   try {
-    for (const seed of realSeeds) {
-      for (const agent of realAgents) {
-        const dir = join(root, `${agent}-${seed}`);
+    for (const problem of problems) {
+      const change = REAL_PROBLEMS[problem];
+      if (change === undefined) throw new Error(`--problems: ${problem} is none of ${Object.keys(REAL_PROBLEMS).join(', ')}`);
+      const yaml = change(DEFAULT_STUDY_YAML);
+      const { config } = parseConfig(yaml, `the ${problem} study`);
+      const dataset = await resolveDataset(config.dataset, { cache });
+      console.log(`\n${problem} (budget ${config.study.max_trial_minutes} min, base omega ${config.inr.omega_inr})`);
+      console.log('agent          seed  best R2 after each batch            trial-min  wall');
+      for (const seed of realSeeds) {
+        for (const spec of realAgents) {
+          const [agent, pruner = 'none'] = spec.split('+');
+          const dir = join(root, `${problem}-${agent}-${pruner}-${seed}`);
+          const configPath = join(root, `${problem}-${pruner}.yaml`);
+          writeFileSync(configPath, pruner === 'none' ? yaml : `${yaml}  pruner: ${pruner}\n`);
+          const t0 = Date.now();
+          const r = spawnSync(process.execPath, [BIN, 'study', 'run', configPath, '--agent', agent, '--seed', String(seed), '--dir', dir], { env, encoding: 'utf8' });
+          if (r.status !== 0) throw new Error(`${spec} seed ${seed}: exit ${r.status}\n${r.stderr}`);
+          const c = realCurve(dir);
+          console.log(`${spec.padEnd(14)} ${String(seed).padEnd(5)} ${c.best.map(f4).join('  ').padEnd(34)} ${c.minutes.toFixed(1).padStart(9)}  ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+        }
+        const out = join(root, `${problem}-optuna-${seed}`);
+        mkdirSync(out);
+        const created = studyCreatedEvent(config, { seed, cpuPresetSpace: true });
+        const base = Object.fromEntries(EXPLORABLE_KEYS.map((k) => [k, config.inr[k]]));
+        const job = {
+          space: created.space, base, config: yaml, trials: config.study.iterations, slots: config.study.slots, seed,
+          trial_seeds: Array.from({ length: config.study.iterations }, (_, i) => trialSeed(seed, i + 1)),
+          train: [process.execPath, BIN], dataset, max_minutes: config.study.max_trial_minutes, out,
+        };
+        writeFileSync(join(out, 'job.json'), JSON.stringify(job));
         const t0 = Date.now();
-        const r = spawnSync(process.execPath, [BIN, 'study', 'run', configPath, '--agent', agent, '--seed', String(seed), '--dir', dir], { env, encoding: 'utf8' });
-        if (r.status !== 0) throw new Error(`${agent} seed ${seed}: exit ${r.status}\n${r.stderr}`);
-        const c = realCurve(dir);
-        console.log(`${agent.padEnd(8)} ${String(seed).padEnd(5)} ${c.best.map(f4).join('  ').padEnd(34)} ${c.minutes.toFixed(1).padStart(9)}  ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+        const r = spawnSync(PYTHON, [fileURLToPath(new URL('../../bench/optuna_anchor.py', import.meta.url)), join(out, 'job.json')], { env, encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`optuna seed ${seed}: exit ${r.status}\n${r.stderr}`);
+        const trials = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { number: number; value: number; state: string; minutes: number });
+        trials.sort((a, b) => a.number - b.number);
+        let b = 0;
+        const best: number[] = [];
+        trials.forEach((t, i) => {
+          if (t.state === 'COMPLETE' && Number.isFinite(t.value)) b = Math.max(b, t.value);
+          if ((i + 1) % config.study.slots === 0) best.push(b);
+        });
+        const minutes = trials.reduce((s, t) => s + t.minutes, 0);
+        console.log(`${'optuna'.padEnd(14)} ${String(seed).padEnd(5)} ${best.map(f4).join('  ').padEnd(34)} ${minutes.toFixed(1).padStart(9)}  ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       }
-      const out = join(root, `optuna-${seed}`);
-      mkdirSync(out);
-      const created = studyCreatedEvent(config, { seed, cpuPresetSpace: true });
-      const base = Object.fromEntries(EXPLORABLE_KEYS.map((k) => [k, config.inr[k]]));
-      const job = {
-        space: created.space, base, config: DEFAULT_STUDY_YAML, trials: config.study.iterations, slots: config.study.slots, seed,
-        trial_seeds: Array.from({ length: config.study.iterations }, (_, i) => trialSeed(seed, i + 1)),
-        train: [process.execPath, BIN], dataset, max_minutes: config.study.max_trial_minutes, out,
-      };
-      writeFileSync(join(out, 'job.json'), JSON.stringify(job));
-      const t0 = Date.now();
-      const r = spawnSync(PYTHON, [fileURLToPath(new URL('../../bench/optuna_anchor.py', import.meta.url)), join(out, 'job.json')], { env, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`optuna seed ${seed}: exit ${r.status}\n${r.stderr}`);
-      const trials = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { number: number; value: number; state: string; minutes: number });
-      trials.sort((a, b) => a.number - b.number);
-      let b = 0;
-      const best: number[] = [];
-      trials.forEach((t, i) => {
-        if (t.state === 'COMPLETE' && Number.isFinite(t.value)) b = Math.max(b, t.value);
-        if ((i + 1) % config.study.slots === 0) best.push(b);
-      });
-      const minutes = trials.reduce((s, t) => s + t.minutes, 0);
-      console.log(`${'optuna'.padEnd(8)} ${String(seed).padEnd(5)} ${best.map(f4).join('  ').padEnd(34)} ${minutes.toFixed(1).padStart(9)}  ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     }
   } finally {
     rmSync(root, { recursive: true, force: true });

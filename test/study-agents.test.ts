@@ -138,6 +138,32 @@ test('rules: switch-param once a parameter was mutated 4 times along the lineage
   assert.deepEqual(q.inr, { inr_learning_rate: lr / 2 }, 'three times: keep going');
 });
 
+test('rules: from a parent the budget bounds, a move that makes steps cheaper takes the steps the freed budget buys; from an unbounded one it does not', async () => {
+  const bound = async (minutes: number, time_limited: boolean) => {
+    const b = new StudyBuilder({ iterations: 24, slots: 4, maxTrialMinutes: 60 });
+    b.batch([{ inr: { inr_total_steps: 185000 } }]);
+    b.finish(1, { final_r2: 0.9, training_time_min: minutes, time_limited, ...(time_limited ? { steps_done: 150000 } : {}) }).settle();
+    const ctx = proposeCtx(b.state);
+    const parent = b.state.nodes[0].inr;
+    return { parent, ctx, proposals: (await new RulesAgent().propose(ctx)).map((p) => ({ ...p, full: { ...parent, ...(p.inr as Partial<InrConfig>) } })) };
+  };
+  for (const [minutes, limited] of [[60, true], [55, false]] as const) {
+    const { parent, ctx, proposals } = await bound(minutes, limited);
+    const cheaper = proposals.filter((p) => p.full.hidden_dim_inr < parent.hidden_dim_inr || p.full.n_layers_inr < parent.n_layers_inr || p.full.inr_batch_size < parent.inr_batch_size);
+    // A move whose freed budget buys under 10% more steps keeps the parent's (layers -1 at width 384 here).
+    const refilled = cheaper.filter((p) => p.full.inr_total_steps !== parent.inr_total_steps);
+    assert.ok(refilled.length >= 1, `${minutes} min: a cheaper move takes more steps`);
+    for (const p of refilled) {
+      assert.ok(p.full.inr_total_steps >= 1.1 * parent.inr_total_steps, `${p.mutation}: more steps`);
+      assert.ok(p.full.inr_total_steps <= ctx.base.inr.inr_total_steps, 'never past the base config\'s steps');
+      assert.ok(ctx.cost.predictMinutes(p.full) <= 60, `${p.mutation}: predicted within the budget`);
+      assert.match(p.mutation, /; inr_total_steps 185000 -> \d+ \(to the budget\) .*the budget bounds the parent/);
+    }
+  }
+  const free = await bound(10, false);
+  assert.ok(free.proposals.every((p) => p.full.inr_total_steps === free.parent.inr_total_steps || !/to the budget/.test(p.mutation)), 'a parent far inside its budget keeps its steps');
+});
+
 test('rules: proposals are deterministic given the journal and the seed', async () => {
   const b = new StudyBuilder({ iterations: 24, slots: 4, seed: 11 });
   b.batch([{}, { inr: { omega_inr: 15 } }]);
