@@ -53,6 +53,7 @@ import type { StudyState } from '../src/study/state.js';
 import { eligible } from '../src/study/tree.js';
 import { flag, option } from './args.js';
 import { lineChart, type Panel, type Series } from './svg-chart.js';
+import { median } from '../src/util/stats.js';
 
 const seeds = Number(option('--seeds', '20'));
 const iterations = Number(option('--iterations', '48'));
@@ -127,10 +128,6 @@ async function study(problem: Problem, agent: AgentName, pruner: PrunerName, see
   return curve(state);
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const f4 = (x: number): string => x.toFixed(4);
 
 function toReach(runs: Run[], target: number): string {

@@ -31,6 +31,7 @@ import { bestNode } from '../src/study/tree.js';
 import type { StudyState } from '../src/study/state.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { flag, option } from './args.js';
+import { median } from '../src/util/stats.js';
 
 
 function machine(): string {
@@ -106,11 +107,6 @@ async function agentsBench(): Promise<void> {
 /** Best R2 among finished trials within budget (0 when none). */
 function bestR2(state: StudyState): number {
   return bestNode(state)?.metrics?.final_r2 ?? 0;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 const f4 = (x: number): string => x.toFixed(4);

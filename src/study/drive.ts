@@ -17,7 +17,7 @@ import { decide, trialsToRun, type Agents, type TrialToRun } from './advance.js'
 import type { EvaluationRecord } from '../exec/trial-files.js';
 import { runDir } from './files.js';
 import { createPruner } from './pruners.js';
-import { promotable } from './rungs.js';
+import { nextPromotion } from './rungs.js';
 import type { StudyEventBody } from './journal.js';
 import { nextAction, type StudyState } from './state.js';
 
@@ -102,11 +102,8 @@ export async function drive(o: DriveOptions): Promise<void> {
   const pick = (): TrialToRun | undefined => {
     let t = waiting().find((x) => state.nodes[x.node - 1].status === 'running');
     if (t === undefined) {
-      const p = promotable(state)[0];
-      if (p !== undefined) {
-        const s = p.standing;
-        record({ type: 'trial_promoted', node: p.node, step: state.nodes[p.node - 1].pruned?.step ?? 0, reason: `ranks ${s.rank} of ${s.of} trials at ${p.tenth * 10}% of their steps; the top ${s.line} go on` });
-      }
+      const promotion = nextPromotion(state);
+      if (promotion !== undefined) record(promotion);
       t = waiting()[0];
     }
     if (t !== undefined) inFlight.add(t.node);

@@ -18,6 +18,7 @@ import type { EvaluationRecord } from '../exec/trial-files.js';
 import { f6 } from './render/text.js';
 import { rungTenths, standing, tenth, valuesAt } from './rungs.js';
 import type { StudyNode, StudyState } from './state.js';
+import { median } from '../util/stats.js';
 
 export interface PruneVerdict {
   reason: string;
@@ -29,12 +30,6 @@ export interface Pruner {
   readonly name: string;
   /** Whether and why `node` is to stop at evaluation `e` (already in the state); undefined to go on. */
   verdict(state: StudyState, node: StudyNode, e: EvaluationRecord): PruneVerdict | undefined;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const showR2 = (r2: number): string => (Number.isFinite(r2) ? f6(r2) : 'nan');

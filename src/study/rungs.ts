@@ -16,6 +16,7 @@
  * block is open. A NaN R² ranks below every other and is never promoted.
  */
 import type { PruningSettings, StudyConfig } from '../config/study.js';
+import type { TrialPromotedEvent } from './journal.js';
 import type { StudyNode, StudyState } from './state.js';
 
 /** Which tenth of its steps an evaluation is at: 1 for the first, 10 for the end. */
@@ -83,4 +84,15 @@ export function promotable(state: StudyState, study: Pick<StudyConfig, 'pruner' 
     if (s.goesOn) out.push({ node: id, standing: s, tenth: k });
   }
   return out;
+}
+
+/** The promotion ASHA makes first now (the earliest promotable trial), as its journal event. */
+export function nextPromotion(state: StudyState): TrialPromotedEvent | undefined {
+  const p = promotable(state)[0];
+  if (p === undefined) return undefined;
+  const s = p.standing;
+  return {
+    type: 'trial_promoted', node: p.node, step: state.nodes[p.node - 1].pruned?.step ?? 0,
+    reason: `ranks ${s.rank} of ${s.of} trials at ${p.tenth * 10}% of their steps; the top ${s.line} go on`,
+  };
 }

@@ -277,16 +277,15 @@ function exploit(
     if (!pick) continue;
     const switched = wouldPick !== undefined && exhausted(wouldPick.move.key) && !exhausted(pick.move.key);
     const strategy: Strategy = switched ? 'switch-param' : 'exploit';
-    const why = switched
-      ? ` (switch-param: ${wouldPick.move.key} already changed ${counts.get(wouldPick.move.key)} times on this lineage; ${statText(pick.stat)})`
-      : ` (${statText(pick.stat)}; parent R2=${f6(r2)})`;
-    const change = { key: pick.move.key, to: pick.to, label: pick.move.label };
+    const changes = [{ key: pick.move.key, to: pick.to, label: pick.move.label }];
     const steps = refilledSteps(ctx, parent, pick);
-    if (steps !== undefined && free({ ...parent.inr, [pick.move.key]: pick.to, inr_total_steps: steps })) {
-      return build(parent, parent.inr, [change, { key: 'inr_total_steps', to: steps, label: 'to the budget' }], strategy, prefix,
-        `${why.slice(0, -1)}; the budget bounds the parent, so the cheaper steps buy more of them)`);
-    }
-    return build(parent, parent.inr, [change], strategy, prefix, why);
+    const refill = steps !== undefined && free({ ...parent.inr, [pick.move.key]: pick.to, inr_total_steps: steps });
+    if (refill) changes.push({ key: 'inr_total_steps', to: steps, label: 'to the budget' });
+    const because = switched
+      ? `switch-param: ${wouldPick.move.key} already changed ${counts.get(wouldPick.move.key)} times on this lineage; ${statText(pick.stat)}`
+      : `${statText(pick.stat)}; parent R2=${f6(r2)}`;
+    const why = ` (${because}${refill ? '; the budget bounds the parent, so the cheaper steps buy more of them' : ''})`;
+    return build(parent, parent.inr, changes, strategy, prefix, why);
   }
   return undefined;
 }

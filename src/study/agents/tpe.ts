@@ -251,7 +251,6 @@ export function tpeCandidates(
   });
 }
 
-
 export class TpeAgent implements Agent {
   readonly name = 'tpe';
   /** Set: overrides the study's `study.tpe.startup`. */
