@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig, type Config } from '../src/config/schema.js';
 import { InrscapeProgram } from '../src/exec/inrscape-program.js';
 import { LocalRunner } from '../src/exec/local.js';
+import type { TrialProgram } from '../src/exec/program.js';
+import { TRIAL_PROGRESS_FILE } from '../src/exec/trial-files.js';
 import { MAX_ATTEMPTS, type TrialOutcome, type TrialRequest, type TrialRunner } from '../src/exec/runner.js';
 import { journalPath, readJournal } from '../src/study/journal.js';
 import { createStudy, runLoop } from '../src/study/loop.js';
@@ -91,4 +93,33 @@ study: {iterations: 1, slots: 1, block: 4, seed: 1, max_trial_minutes: 5, search
   assert.equal(study.state.nodes[0].evaluations.length, 9);
   const run = join(study.dir, 'runs', 'iter_001_slot_00');
   assert.ok(readdirSync(run).includes('trial-status.json') && existsSync(join(run, 'progress.jsonl')));
+});
+
+test('a trainer that writes its evaluations before its runner looks is followed from its first line', async (t) => {
+  const root = tempDir(t);
+  const out = join(root, 'runs', 'iter_001_slot_00');
+  mkdirSync(out, { recursive: true });
+  const lines = [50, 100].map((step) => JSON.stringify({ kind: 'evaluation', at: '2026-01-01T00:00:00Z', step, r2: step / 200, mse: 0.1, slope: 1, time_s: 0.1 })).join('\n');
+  // The runner is kept busy right after the child starts (a slow disk under
+  // its pid marker, say) while the child writes both lines and exits.
+  const held = new Int32Array(new SharedArrayBuffer(4));
+  const program: TrialProgram = {
+    name: 'sh',
+    heartbeat: 'if-present',
+    async run(req, _gpu, launcher, hooks) {
+      const exit = await launcher.launch(req, {
+        argv: ['/bin/sh', '-c', `printf '%s\\n' '${lines}' >> ${join(req.out, TRIAL_PROGRESS_FILE)}`],
+        mode: 'fresh',
+        onSpawn: () => void Atomics.wait(held, 0, 0, 500),
+      }, hooks);
+      return this.outcome(req, exit);
+    },
+    outcome: (_req, exit) => (exit.code === 0 ? { status: 'finished', metrics: { final_r2: 0.5, final_mse: 0.1, slope: 1, training_time_min: 0 } } : { status: 'failed', reason: exit.tail, runFolder: false }),
+  };
+  const seen: number[] = [];
+  const runner = new LocalRunner({ capacity: 1, threads: 1, program });
+  const req: TrialRequest = { node: 1, attempt: 1, config: join(root, 'c.yaml'), dataset: root, out, log: join(root, 'runs', 'iter_001_slot_00.log'), maxMinutes: 1, seed: 1, threads: 1, inr: parseConfig('{}').config.inr };
+  const outcome = await runner.run(req, { onEvaluation: (e) => void seen.push(e.step) });
+  assert.equal(outcome.status, 'finished');
+  assert.deepEqual(seen, [50, 100]);
 });

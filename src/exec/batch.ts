@@ -25,7 +25,7 @@ import { sleep } from './process.js';
 import type { Attempt, ChildExit } from './program.js';
 import type { TrialHooks, TrialRequest } from './runner.js';
 import { jobScript, type JobState, type Scheduler } from './scheduler.js';
-import { readTrialStatus, trialDir } from './trial-files.js';
+import { readTrialStatus, trialDir, type ProgressTail } from './trial-files.js';
 
 const POLL_MS = 1000;
 
@@ -57,7 +57,7 @@ export class BatchRunner extends LocalRunner {
     const state = await this.scheduler.state(id);
     if (state === undefined || state.ended) return undefined;
     this.note(req, `following ${this.name} job ${id}, which an earlier run of the study submitted`);
-    return this.followJob(req, id, hooks);
+    return this.followJob(req, id, hooks, this.progressSince(req));
   }
 
   protected override async launchOn(req: TrialRequest, attempt: Attempt, hooks: TrialHooks | undefined): Promise<ChildExit> {
@@ -65,17 +65,18 @@ export class BatchRunner extends LocalRunner {
     mkdirSync(dirname(script), { recursive: true });
     writeFileSync(script, jobScript(this.scheduler, req, attempt.argv), { mode: 0o755 });
     this.logLine(req, `--- node ${req.node}, attempt ${req.attempt} (${attempt.mode}), ${new Date().toISOString()}: ${this.name} job ${script}: ${showArgv(attempt.argv)}`);
+    const progress = this.progressSince(req);
     const submitted = await this.scheduler.submit(script);
     if ('error' in submitted) return { code: null, signal: null, error: new Error(submitted.error), tail: '' };
     hooks?.onSubmitted?.(submitted.jobId);
-    return this.followJob(req, submitted.jobId, hooks);
+    return this.followJob(req, submitted.jobId, hooks, progress);
   }
 
-  private async followJob(req: TrialRequest, id: string, hooks: TrialHooks | undefined): Promise<ChildExit> {
+  private async followJob(req: TrialRequest, id: string, hooks: TrialHooks | undefined, progress: ProgressTail): Promise<ChildExit> {
     this.jobs.add(id);
     const from = existsSync(req.log) ? statSync(req.log).size : 0;
     const cancel = (): void => void this.scheduler.cancel([id]);
-    const watch = this.watchProgress(req, hooks, cancel, cancel); // a scheduler's cancel signals the job first (SIGTERM): it checkpoints
+    const watch = this.watchProgress(progress, hooks, cancel, cancel); // a scheduler's cancel signals the job first (SIGTERM): it checkpoints
     try {
       const end = await this.waitForEnd(id);
       const watched = watch.stop();

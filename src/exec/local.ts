@@ -158,6 +158,7 @@ export class LocalRunner implements TrialRunner, Launcher {
     const start = statSync(req.log).size;
     const onGpu = gpu === undefined ? '' : `CUDA_VISIBLE_DEVICES=${gpu} `;
     writeSync(fd, `--- node ${req.node}, attempt ${req.attempt} (${attempt.mode}), ${new Date().toISOString()}: ${onGpu}${showArgv(attempt.argv)}\n`);
+    const progress = this.progressSince(req);
     return new Promise<ChildExit>((resolvePromise) => {
       let child: ChildProcess;
       try {
@@ -173,7 +174,7 @@ export class LocalRunner implements TrialRunner, Launcher {
       closeSync(fd);
       this.children.add(child);
       if (child.pid !== undefined) attempt.onSpawn?.(child.pid);
-      const watch = this.watchProgress(req, hooks, () => killQuietly(child.pid), () => child.kill('SIGTERM'));
+      const watch = this.watchProgress(progress, hooks, () => killQuietly(child.pid), () => child.kill('SIGTERM'));
       let overtime: string | undefined;
       const limit = attempt.timeLimitS === undefined ? undefined : setTimeout(() => {
         overtime = `${attempt.argv[0]} ran past its time limit of ${attempt.timeLimitS} s: killed it`;
@@ -194,6 +195,17 @@ export class LocalRunner implements TrialRunner, Launcher {
   }
 
   /**
+   * The attempt's progress file from here on: what an earlier attempt wrote
+   * was passed on then. Taken before the attempt starts, or a fast trainer's
+   * first lines would count as old.
+   */
+  protected progressSince(req: TrialRequest): ProgressTail {
+    const tail = new ProgressTail(() => join(trialDir(req.out), TRIAL_PROGRESS_FILE));
+    tail.poll();
+    return tail;
+  }
+
+  /**
    * Follow an attempt's progress file: evaluations go to the hooks, and its
    * growth is the heartbeat; after `heartbeatTimeoutS` of silence `kill` is
    * called once (for an `if-present` heartbeat, only once the file has
@@ -201,9 +213,7 @@ export class LocalRunner implements TrialRunner, Launcher {
    * hook). `stop` ends the watch (reading what is left) and says why the
    * attempt was killed or stopped, if it was.
    */
-  protected watchProgress(req: TrialRequest, hooks: TrialHooks | undefined, kill: () => void, terminate: () => void): { stop: () => { stale?: string; pruned?: string } } {
-    const tail = new ProgressTail(() => join(trialDir(req.out), TRIAL_PROGRESS_FILE));
-    tail.poll(); // what an earlier attempt wrote was passed on then
+  protected watchProgress(tail: ProgressTail, hooks: TrialHooks | undefined, kill: () => void, terminate: () => void): { stop: () => { stale?: string; pruned?: string } } {
     let alive = Date.now();
     let beating = this.program.heartbeat === 'required';
     let stale: string | undefined;
