@@ -160,8 +160,8 @@ const REAL_PROBLEMS: Record<string, (yaml: string) => string> = {
 async function real(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'inrscape-bench-search-'));
   const realSeeds = option('--seeds', '0').split(',').map(Number);
-  // An agent, or agent+pruner (rules+asha).
-  const realAgents = option('--agents', 'rules,tpe,hybrid').split(',');
+  // An agent, agent+pruner (rules+asha), or optuna (the anchor).
+  const realAgents = option('--agents', 'rules,tpe,hybrid,optuna').split(',');
   const problems = option('--problems', 'default').split(',');
   const cache = process.env.INRSCAPE_CACHE ?? join(process.cwd(), '.inrscape', 'datasets');
   const env = { ...process.env, INRSCAPE_CACHE: cache };
@@ -177,7 +177,7 @@ async function real(): Promise<void> {
       console.log(`\n${problem} (budget ${config.study.max_trial_minutes} min, base omega ${config.inr.omega_inr})`);
       console.log('agent          seed  best R2 after each batch            trial-min  wall');
       for (const seed of realSeeds) {
-        for (const spec of realAgents) {
+        for (const spec of realAgents.filter((a) => a !== 'optuna')) {
           const [agent, pruner = 'none'] = spec.split('+');
           const dir = join(root, `${problem}-${agent}-${pruner}-${seed}`);
           const configPath = join(root, `${problem}-${pruner}.yaml`);
@@ -188,6 +188,7 @@ async function real(): Promise<void> {
           const c = realCurve(dir);
           console.log(`${spec.padEnd(14)} ${String(seed).padEnd(5)} ${c.best.map(f4).join('  ').padEnd(34)} ${c.minutes.toFixed(1).padStart(9)}  ${((Date.now() - t0) / 1000).toFixed(0)} s`);
         }
+        if (!realAgents.includes('optuna')) continue;
         const out = join(root, `${problem}-optuna-${seed}`);
         mkdirSync(out);
         const created = studyCreatedEvent(config, { seed, cpuPresetSpace: true });
