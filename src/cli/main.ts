@@ -3,6 +3,8 @@ import { UserError } from '../util/errors.js';
 import { registerConfig } from './config.js';
 import { registerData } from './data.js';
 import { CommandExit } from './exit.js';
+import { registerDashboard } from './dashboard.js';
+import { registerPlot, registerReport } from './plot.js';
 import { registerStudy } from './study.js';
 import { registerTrain } from './train.js';
 
@@ -16,6 +18,9 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerConfig(program);
   registerStudy(program);
+  registerPlot(program);
+  registerReport(program);
+  registerDashboard(program);
   return program;
 }
 

@@ -44,7 +44,10 @@ import { configBrief, e3, f1, f4, f6, oneLine } from '../study/render/text.js';
 import { formatErrors, safetyContext, validateProposal } from '../study/safety.js';
 import { foldEvents, nextAction, type StudyState } from '../study/state.js';
 import { bestNode } from '../study/tree.js';
+import { BackgroundPlots } from './background-plots.js';
 import { CommandExit } from './exit.js';
+import { rel } from './paths.js';
+import { REPORT_FILE, writeReport } from '../view/report.js';
 import { changedLlm, dryRunText, llmSettings, type LlmFlags } from './study-llm.js';
 import { resolveLlmSettings } from '../study/agents/llm/index.js';
 import { LlmStopError } from '../study/agents/llm/provider.js';
@@ -107,11 +110,6 @@ function agentFlag(value: string | undefined): AgentName | undefined {
   return value as AgentName;
 }
 
-/** A path as the user would type it: relative under the working folder, absolute elsewhere. */
-const rel = (p: string): string => {
-  const r = relative(process.cwd(), resolve(p));
-  return r === '' ? '.' : r.startsWith('..') ? resolve(p) : r;
-};
 
 /** studies/<config name>-<YYYYMMDD-HHMMSS UTC>, under the working folder. */
 export function defaultStudyDir(configPath: string, now = new Date()): string {
@@ -256,6 +254,9 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // A user's trainer writes no run.json to draw from.
+  const figures = study.state.config.study.figures !== false;
+  const plots = figures && study.state.config.study.command === undefined ? new BackgroundPlots(study.dir) : undefined;
   try {
     await runLoop(study, {
       runner,
@@ -263,6 +264,7 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
       onEvent: (entry, state) => {
         const line = progressLine(entry, state);
         if (line !== undefined) out(line);
+        if (entry.event.type === 'trial_finished' && entry.event.run_dir !== undefined) plots?.add(join(study.dir, entry.event.run_dir));
       },
       onNote: (msg) => out(msg),
     });
@@ -275,8 +277,13 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
     process.removeListener('SIGTERM', onSignal);
     runner.killAll();
     study.close();
+    plots?.detach();
   }
   process.stdout.write(summary(study.dir, study.state));
+  if (figures) {
+    const report = await writeReport([study.dir], join(study.dir, REPORT_FILE));
+    out(`report: ${rel(report.html)} (figures in ${rel(report.pngDir)}/, summary ${rel(report.markdown)})`);
+  }
 }
 
 function warn(warnings: readonly string[]): void {

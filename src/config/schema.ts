@@ -147,7 +147,7 @@ function studyToYaml(study: StudyConfig): YamlMapping {
     iterations: study.iterations, slots: study.slots, block: study.block, ucb_c: study.ucb_c,
     max_trial_minutes: study.max_trial_minutes, agent: study.agent, seed: study.seed, search_space: space,
     gpus: study.gpus === 'auto' ? 'auto' : [...study.gpus], trials_per_gpu: study.trials_per_gpu, executor: study.executor,
-    pruner: study.pruner, pruning: { ...study.pruning }, tpe: { ...study.tpe },
+    pruner: study.pruner, pruning: { ...study.pruning }, tpe: { ...study.tpe }, figures: study.figures,
   };
   if (study.slurm !== undefined) out.slurm = slurmToYaml(study.slurm);
   if (study.lsf !== undefined) out.lsf = lsfToYaml(study.lsf);

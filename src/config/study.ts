@@ -47,6 +47,8 @@ export interface StudyConfig {
   pruning: PruningSettings;
   /** The TPE agent's settings: its uniform startup trials before TPE models the history. */
   tpe: { startup: number };
+  /** Draw each finished trial's figures into its run folder (in the background), and write the report when the study ends. */
+  figures: boolean;
 }
 
 /** Optuna's TPESampler default: 10 startup trials. */
@@ -86,7 +88,7 @@ export function defaultStudy(): StudyConfig {
   return {
     iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 'auto',
     agent: 'rules', seed: 0, search_space: {}, gpus: 'auto', trials_per_gpu: DEFAULT_TRIALS_PER_GPU, executor: 'local',
-    pruner: 'none', pruning: { ...DEFAULT_PRUNING }, tpe: { startup: DEFAULT_TPE_STARTUP },
+    pruner: 'none', pruning: { ...DEFAULT_PRUNING }, tpe: { startup: DEFAULT_TPE_STARTUP }, figures: true,
   };
 }
 
@@ -99,7 +101,7 @@ const NUMBER_RULES: Record<NumericStudyKey, NumberRule> = {
 /** `n_iter_block` is the reference's name for `block`: accepted on input, written back as `block`. */
 const ALIASES: Record<string, NumericStudyKey> = { n_iter_block: 'block' };
 
-const STUDY_KEYS: readonly string[] = [...Object.keys(NUMBER_RULES), 'agent', 'search_space', 'llm', 'gpus', 'trials_per_gpu', 'executor', 'slurm', 'lsf', 'command', 'pruner', 'pruning', 'tpe', ...Object.keys(ALIASES)];
+const STUDY_KEYS: readonly string[] = [...Object.keys(NUMBER_RULES), 'agent', 'search_space', 'llm', 'gpus', 'trials_per_gpu', 'executor', 'slurm', 'lsf', 'command', 'pruner', 'pruning', 'tpe', 'figures', ...Object.keys(ALIASES)];
 
 function isNumericKey(key: string): key is NumericStudyKey {
   return Object.hasOwn(NUMBER_RULES, key);
@@ -148,6 +150,9 @@ export function parseStudy(value: unknown, warnings: string[]): StudyConfig {
         if (k !== 'startup') throw invalid(`${path}.${k}`, x, unknownKeyRule(path, k, ['startup']));
         study.tpe = { startup: readNumber(x, `${path}.startup`, { ...COUNT, min: 0, max: 100000 }) };
       }
+    } else if (key === 'figures') {
+      if (typeof v !== 'boolean') throw invalid(path, v, 'must be true or false');
+      study.figures = v;
     } else if (key === 'command') {
       if (v !== null && v !== undefined) study.command = parseCommand(v, path);
     } else if (key === 'trials_per_gpu') {
