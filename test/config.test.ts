@@ -78,12 +78,12 @@ test('only the eight table keys are explorable; the fixed keys are not', () => {
   assert.equal(searchParam('hidden_dim_inr').step, 64);
 });
 
-test('the study defaults are the reference loop: 4 slots, blocks of 24, rules agent; every GPU, two trials to one; no pruner; 10 TPE startup trials', () => {
+test('the study defaults are the reference loop: 4 slots, blocks of 24, rules agent; every GPU, two trials to one; no pruner; 10 TPE startup trials; figures drawn', () => {
   const c = defaultConfig();
   assert.deepEqual(c.study, {
     iterations: 48, slots: 4, block: 24, ucb_c: 1.414, max_trial_minutes: 'auto',
     agent: 'rules', seed: 0, search_space: {}, gpus: 'auto', trials_per_gpu: 2, executor: 'local',
-    pruner: 'none', pruning: { startup_trials: 4, warmup_fraction: 0.2, reduction_factor: 3, min_rung: 0.1 }, tpe: { startup: 10 },
+    pruner: 'none', pruning: { startup_trials: 4, warmup_fraction: 0.2, reduction_factor: 3, min_rung: 0.1 }, tpe: { startup: 10 }, figures: true,
   });
   assert.throws(() => parseConfig('study: {pruner: hyperband}'), /^UserError: study\.pruner = "hyperband": must be one of none, median, asha/);
   assert.throws(() => parseConfig('study: {pruning: {reduction_factor: 1}}'), /^UserError: study\.pruning\.reduction_factor = 1: /);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import omggif from 'omggif';
 import { PNG } from 'pngjs';
@@ -123,8 +123,11 @@ test('a real run\'s figures: every one renders, the density holds every value, a
   const reader = new omggif.GifReader(readFileSync(gif!));
   assert.equal(reader.numFrames(), animationFrames(data.frames).length);
   assert.equal(animationFrames(data.frames).length, Math.ceil(data.frames / 10));
-  // The CLI writes the whole figures folder.
+  // The CLI writes the whole figures folder, and clears what a killed one left half-written.
+  mkdirSync(join(run, '.figures.tmp-999999999'));
+  writeFileSync(join(run, '.figures.tmp-999999999', 'loss.svg'), '<svg');
   const cli = runCli(['plot', 'run', run, '--video', 'gif']);
+  assert.equal(existsSync(join(run, '.figures.tmp-999999999')), false);
   assert.equal(cli.status, 0, cli.stderr);
   assert.deepEqual(readdirSync(join(run, 'figures')).sort(), ['animation.gif', ...figures.flatMap((f) => [`${f.name}.png`, `${f.name}.svg`])].sort());
 });

@@ -1,8 +1,8 @@
 /**
  * Each finished trial's figures, drawn off the study's critical path: one
  * `inrscape plot run` child at a time, at low priority, its errors appended
- * to <study>/figures.log. What is still queued when the study ends goes to
- * one last child that outlives it.
+ * to <study>/figures.log. When the study ends it waits for what is left, so
+ * the folder is complete when the command returns.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
@@ -16,41 +16,44 @@ export const FIGURES_LOG = 'figures.log';
 export class BackgroundPlots {
   private queue: string[] = [];
   private busy = false;
+  private idle: (() => void)[] = [];
 
   constructor(private readonly studyDir: string) {}
 
   add(runDir: string): void {
     this.queue.push(runDir);
-    if (!this.busy) this.next(false);
+    if (!this.busy) this.next();
   }
 
-  /** Hand what is queued to a child that outlives this process. */
-  detach(): void {
-    if (this.queue.length > 0) this.next(true);
+  /** Resolves once every queued run is drawn. */
+  drain(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  private next(detached: boolean): void {
-    const runs = detached ? this.queue.splice(0) : this.queue.splice(0, 1);
-    if (runs.length === 0) return;
+  private next(): void {
+    const run = this.queue.shift();
+    if (run === undefined) {
+      this.busy = false;
+      for (const resolve of this.idle.splice(0)) resolve();
+      return;
+    }
+    this.busy = true;
     const log = openSync(join(this.studyDir, FIGURES_LOG), 'a');
-    const child = spawn(process.execPath, [BIN, 'plot', 'run', '--quiet', ...runs], { stdio: ['ignore', log, log], detached });
+    const child = spawn(process.execPath, [BIN, 'plot', 'run', '--quiet', run], { stdio: ['ignore', log, log] });
     closeSync(log);
     try {
       if (child.pid !== undefined) setPriority(child.pid, 10);
     } catch {
       // not allowed here: it runs at normal priority
     }
-    if (detached) {
-      child.unref();
-      return;
-    }
-    this.busy = true;
-    child.once('exit', () => {
-      this.busy = false;
-      this.next(false);
-    });
-    child.once('error', () => {
-      this.busy = false;
-    });
+    let done = false;
+    const end = (): void => {
+      if (done) return;
+      done = true;
+      this.next();
+    };
+    child.once('exit', end);
+    child.once('error', end);
   }
 }

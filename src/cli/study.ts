@@ -48,6 +48,7 @@ import { BackgroundPlots } from './background-plots.js';
 import { CommandExit } from './exit.js';
 import { rel } from './paths.js';
 import { REPORT_FILE, writeReport } from '../view/report.js';
+import { RUN_FIGURES_DIR } from '../view/write.js';
 import { changedLlm, dryRunText, llmSettings, type LlmFlags } from './study-llm.js';
 import { resolveLlmSettings } from '../study/agents/llm/index.js';
 import { LlmStopError } from '../study/agents/llm/provider.js';
@@ -257,6 +258,10 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
   // A user's trainer writes no run.json to draw from.
   const figures = study.state.config.study.figures !== false;
   const plots = figures && study.state.config.study.command === undefined ? new BackgroundPlots(study.dir) : undefined;
+  // A killed study may have left finished trials undrawn.
+  for (const n of study.state.nodes) {
+    if (n.status === 'finished' && n.pruned === undefined && n.run_dir !== undefined && !existsSync(join(study.dir, n.run_dir, RUN_FIGURES_DIR))) plots?.add(join(study.dir, n.run_dir));
+  }
   try {
     await runLoop(study, {
       runner,
@@ -277,8 +282,8 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
     process.removeListener('SIGTERM', onSignal);
     runner.killAll();
     study.close();
-    plots?.detach();
   }
+  await plots?.drain();
   process.stdout.write(summary(study.dir, study.state));
   if (figures) {
     const report = await writeReport([study.dir], join(study.dir, REPORT_FILE));

@@ -3,9 +3,10 @@
  * whole (staged beside it, then renamed over the old one), so a reader (the
  * dashboard, a report) never sees half a folder.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { commitDir, discardDir, stageDir } from '../util/atomic.js';
+import { pidAlive } from '../util/pid.js';
 import { writeAnimation } from './animation.js';
 import { svgToPng, toSvg, type Figure } from './render.js';
 import { loadRunData } from './run-data.js';
@@ -31,8 +32,24 @@ export async function render(figures: readonly Figure[]): Promise<Rendered[]> {
   return out;
 }
 
+/** Staging folders of `dir` that a killed writer left (its pid is gone). */
+function clearDeadStaging(dir: string): void {
+  const mine = new RegExp(`^\\.${basename(dir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.tmp-(\\d+)(\\.old)?$`);
+  let names: string[];
+  try {
+    names = readdirSync(dirname(dir));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = mine.exec(name);
+    if (m && !pidAlive(Number(m[1]))) rmSync(join(dirname(dir), name), { recursive: true, force: true });
+  }
+}
+
 /** Write rendered figures (and, given, more files) into `dir`, replacing what was there, in one step. Returns the file names. */
 export async function writeFigureFolder(dir: string, rendered: readonly Rendered[], extra?: (staging: string) => Promise<string[]>): Promise<string[]> {
+  clearDeadStaging(dir);
   const staging = stageDir(dir);
   try {
     const files: string[] = [];
