@@ -11,6 +11,7 @@ import { loadStudy } from '../study/loop.js';
 import type { StudyState } from '../study/state.js';
 import { bestNode } from '../study/tree.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { outcome } from './outcome.js';
 import type { Figure } from './render.js';
 import { loadRunData } from './run-data.js';
 import { runFigures } from './run-figures.js';
@@ -65,8 +66,7 @@ function trialsTable(s: StudyInReport): string {
   const keys = EXPLORABLE_KEYS;
   const head = ['node', 'parent', 'block', 'status', 'R2', 'min', ...keys, 'mutation'].map((h) => `<th>${escapeHtml(h)}</th>`).join('');
   const rows = s.state.nodes.map((n) => {
-    const status = n.pruned ? (n.pruned.paused ? 'paused' : 'pruned') : n.status;
-    const cells = [String(n.id), n.parent === null ? '-' : String(n.parent), String(n.block), status, f4(n.metrics?.final_r2), n.metrics ? n.metrics.training_time_min.toFixed(2) : '-',
+    const cells = [String(n.id), n.parent === null ? '-' : String(n.parent), String(n.block), outcome(n), f4(n.metrics?.final_r2), n.metrics ? n.metrics.training_time_min.toFixed(2) : '-',
       ...keys.map((k) => String(n.inr[k])), n.mutation];
     return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
   });

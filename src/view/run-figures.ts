@@ -150,6 +150,9 @@ function kinographFigure(d: RunData): Figure {
   };
 }
 
+/** The names of a run's figures, in order (`frames` needs the data set's positions). */
+export const RUN_FIGURE_NAMES = ['loss', 'r2', 'frame_mse', 'frames', 'density', 'kinograph'];
+
 /** Every figure of a run, in the order a reader wants them. */
 export function runFigures(d: RunData): Figure[] {
   return [lossFigure(d), r2Figure(d), frameMseFigure(d), framesFigure(d), densityFigure(d), kinographFigure(d)].filter((f): f is Figure => f !== undefined);

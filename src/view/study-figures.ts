@@ -10,6 +10,7 @@ import { EXPLORABLE_KEYS, type ExplorableKey } from '../config/search-space.js';
 import type { StudyNode, StudyState } from '../study/state.js';
 import { bestNode, childrenOf, eligible, lineage } from '../study/tree.js';
 import { pedAnova, TOP_QUANTILE, unit } from './importance.js';
+import { outcome } from './outcome.js';
 import type { Figure, Spec } from './render.js';
 
 const W = 560;
@@ -21,10 +22,16 @@ function r2Of(n: StudyNode): number | undefined {
   return r2 !== undefined && Number.isFinite(r2) ? r2 : undefined;
 }
 
-function outcome(n: StudyNode): string {
-  if (n.status !== 'finished') return n.status;
-  if (n.pruned !== undefined) return n.pruned.paused ? 'paused' : 'pruned';
-  return n.metrics?.time_limited ? 'over budget' : 'finished';
+/** The best R2 within budget after each trial (from the first one that has one). */
+function bestSoFar(state: StudyState): { node: number; best: number }[] {
+  let best: number | undefined;
+  const out: { node: number; best: number }[] = [];
+  for (const n of state.nodes) {
+    const r2 = r2Of(n);
+    if (eligible(n, state.settings.max_trial_minutes) && r2 !== undefined && (best === undefined || r2 > best)) best = r2;
+    if (best !== undefined) out.push({ node: n.id, best });
+  }
+  return out;
 }
 
 /** The R2 colour scale of a study: from its lowest finite R2 (at most 0.9) to 1. */
@@ -100,16 +107,12 @@ export function treeFigure(state: StudyState): Figure {
 
 /** Each trial's R2 and the best so far; with `oneMinus`, 1 - R2 on a log axis (where 0.99 and 0.999 are far apart). */
 export function historyFigure(state: StudyState, oneMinus = false): Figure {
-  const values: { node: number; value: number; best: number | null; outcome: string }[] = [];
-  let best: number | undefined;
-  const budget = state.settings.max_trial_minutes;
-  for (const n of state.nodes) {
-    const r2 = r2Of(n);
-    if (eligible(n, budget) && r2 !== undefined && (best === undefined || r2 > best)) best = r2;
-    if (r2 === undefined) continue;
-    const show = (v: number): number => (oneMinus ? Math.max(1e-6, 1 - v) : v);
-    values.push({ node: n.id, value: show(r2), best: best === undefined ? null : show(best), outcome: outcome(n) });
-  }
+  const show = (v: number): number => (oneMinus ? Math.max(1e-6, 1 - v) : v);
+  const best = new Map(bestSoFar(state).map((b) => [b.node, b.best]));
+  const values = state.nodes.filter((n) => r2Of(n) !== undefined).map((n) => {
+    const b = best.get(n.id);
+    return { node: n.id, value: show(r2Of(n) as number), best: b === undefined ? null : show(b), outcome: outcome(n) };
+  });
   const title = oneMinus ? '1 - R2 (log)' : 'R2';
   const scale = oneMinus ? { type: 'log' as const } : { zero: false };
   return {
@@ -226,16 +229,7 @@ export function paretoFigure(state: StudyState): Figure {
 
 /** Best-so-far R2 against trials, one line per study (named by its folder and agent). */
 export function compareFigure(studies: readonly { label: string; state: StudyState }[]): Figure {
-  const values = studies.flatMap(({ label, state }) => {
-    let best: number | undefined;
-    const out: { study: string; trial: number; best: number }[] = [];
-    for (const n of state.nodes) {
-      const r2 = r2Of(n);
-      if (eligible(n, state.settings.max_trial_minutes) && r2 !== undefined && (best === undefined || r2 > best)) best = r2;
-      if (best !== undefined) out.push({ study: label, trial: n.id, best });
-    }
-    return out;
-  });
+  const values = studies.flatMap(({ label, state }) => bestSoFar(state).map((b) => ({ study: label, trial: b.node, best: b.best })));
   return {
     name: 'compare', title: 'Studies compared',
     spec: {

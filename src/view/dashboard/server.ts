@@ -18,10 +18,11 @@ import { EXPLORABLE_KEYS } from '../../config/search-space.js';
 import { journalPath } from '../../study/journal.js';
 import type { StudyNode, StudyState } from '../../study/state.js';
 import { bestNode } from '../../study/tree.js';
+import { outcome } from '../outcome.js';
 import { toSvg, type Figure } from '../render.js';
 import { loadStudies, type StudyInReport } from '../report.js';
 import { loadRunData } from '../run-data.js';
-import { runFigures } from '../run-figures.js';
+import { RUN_FIGURE_NAMES, runFigures } from '../run-figures.js';
 import { compareFigure, studyFigures } from '../study-figures.js';
 import { RUN_FIGURES_DIR } from '../write.js';
 import { CLIENT } from './client.js';
@@ -34,9 +35,8 @@ interface Watched extends StudyInReport {
 }
 
 function nodeJson(n: StudyNode, state: StudyState): Record<string, unknown> {
-  const outcome = n.status !== 'finished' ? n.status : n.pruned ? (n.pruned.paused ? 'paused' : 'pruned') : n.metrics?.time_limited ? 'over budget' : 'finished';
   return {
-    id: n.id, parent: n.parent, block: n.block, batch: n.batch, status: n.status, outcome,
+    id: n.id, parent: n.parent, block: n.block, batch: n.batch, status: n.status, outcome: outcome(n),
     r2: n.metrics?.final_r2 ?? null, minutes: n.metrics?.training_time_min ?? null, mutation: n.mutation,
     params: Object.fromEntries(EXPLORABLE_KEYS.map((k) => [k, n.inr[k]])),
     evaluations: n.evaluations.map((e) => ({ step: e.step, r2: e.r2 })), total_steps: n.inr.inr_total_steps,
@@ -117,7 +117,7 @@ export function dashboardApp(dirs: readonly string[]): { app: Hono; refresh: () 
     const drawable = run !== undefined && n.status === 'finished' && existsSync(join(run, 'run.json'));
     return c.json({
       ...nodeJson(n, s.state), inr: n.inr, observation: n.note?.observation ?? null, failure: n.failure ?? null, repairs: n.repairs,
-      pruned: n.pruned ?? null, figures: drawable ? ['loss', 'r2', 'frame_mse', 'frames', 'density', 'kinograph'] : [],
+      pruned: n.pruned ?? null, figures: drawable ? RUN_FIGURE_NAMES : [],
     });
   });
   app.get('/api/studies/:s{[0-9]+}/nodes/:n{[0-9]+}/figures/:name{[a-z0-9_]+}', async (c) => {
