@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { optionalInt } from './flags.js';
-import { basename, dirname, extname, join, relative, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import YAML from 'yaml';
 import { AGENTS, checkExecutor, type AgentName, type StudyConfig } from '../config/study.js';
@@ -110,7 +110,6 @@ function agentFlag(value: string | undefined): AgentName | undefined {
   if (!(AGENTS as readonly string[]).includes(value)) throw new UserError(`--agent = ${show(value)}: ${oneOfRule(value, AGENTS)}`);
   return value as AgentName;
 }
-
 
 /** studies/<config name>-<YYYYMMDD-HHMMSS UTC>, under the working folder. */
 export function defaultStudyDir(configPath: string, now = new Date()): string {
