@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { UserError, show } from '../util/errors.js';
 import { rel } from './paths.js';
 import { loadStudies, writeReport } from '../view/report.js';
-import { compareFigure, studyFigures } from '../view/study-figures.js';
+import { studiesFigures } from '../view/study-figures.js';
 import { render, writeFigureFolder, writeRunFigures, type VideoFormat } from '../view/write.js';
 
 const VIDEO: readonly VideoFormat[] = ['auto', 'mp4', 'gif'];
@@ -36,9 +36,8 @@ export function registerPlot(program: Command): void {
     .option('--out <dir>', 'where the figures go (default: <first study>/figures)')
     .action(async (dirs: string[], flags: { out?: string }) => {
       const studies = loadStudies(dirs);
-      const figures = studies.length === 1
-        ? studyFigures(studies[0].state)
-        : [compareFigure(studies), ...studies.flatMap((s, i) => studyFigures(s.state).map((f) => ({ ...f, name: `s${i + 1}-${f.name}` })))];
+      const { compare, each } = studiesFigures(studies);
+      const figures = [...(compare ? [compare] : []), ...each.flat()];
       const out = resolve(flags.out ?? join(studies[0].dir, 'figures'));
       const files = await writeFigureFolder(out, await render(figures));
       process.stdout.write(`${rel(out)}: ${files.length / 2} figures (${figures.map((f) => f.name).join(', ')})\n`);

@@ -11,11 +11,12 @@ import { loadStudy } from '../study/loop.js';
 import type { StudyState } from '../study/state.js';
 import { bestNode } from '../study/tree.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { UserError } from '../util/errors.js';
 import { outcome } from './outcome.js';
 import type { Figure } from './render.js';
 import { loadRunData } from './run-data.js';
 import { runFigures } from './run-figures.js';
-import { compareFigure, studyFigures } from './study-figures.js';
+import { studiesFigures } from './study-figures.js';
 import { render, writeFigureFolder } from './write.js';
 
 /** The report a study writes into its folder when it ends. */
@@ -44,18 +45,19 @@ export function loadStudies(dirs: readonly string[]): StudyInReport[] {
 /** The figures of a report: per study (prefixed when there are several), the best run's, and the comparison. */
 export function reportFigures(studies: readonly StudyInReport[]): { section: string; figures: Figure[] }[] {
   const many = studies.length > 1;
-  const out: { section: string; figures: Figure[] }[] = [];
-  if (many) out.push({ section: 'Studies compared', figures: [compareFigure(studies)] });
+  const { compare, each } = studiesFigures(studies);
+  const out: { section: string; figures: Figure[] }[] = compare ? [{ section: 'Studies compared', figures: [compare] }] : [];
   studies.forEach((s, i) => {
     const prefix = many ? `s${i + 1}-` : '';
-    out.push({ section: many ? `Study ${s.label}` : 'Study', figures: studyFigures(s.state).map((f) => ({ ...f, name: prefix + f.name })) });
+    out.push({ section: many ? `Study ${s.label}` : 'Study', figures: each[i] });
     const best = bestNode(s.state);
     const run = best?.run_dir === undefined ? undefined : join(s.dir, best.run_dir);
     if (best !== undefined && run !== undefined && existsSync(join(run, 'run.json'))) {
       try {
         out.push({ section: `Best trial of ${many ? s.label : 'the study'}: node ${best.id}`, figures: runFigures(loadRunData(run)).map((f) => ({ ...f, name: `${prefix}best-${f.name}` })) });
-      } catch {
+      } catch (err) {
         // its predictions are gone (a cleaned run folder): the study's figures still stand
+        if (!(err instanceof UserError)) throw err;
       }
     }
   });

@@ -244,3 +244,12 @@ export function compareFigure(studies: readonly { label: string; state: StudySta
 export function studyFigures(state: StudyState): Figure[] {
   return [treeFigure(state), historyFigure(state), historyFigure(state, true), slicesFigure(state), parallelFigure(state), importanceFigure(state), paretoFigure(state)];
 }
+
+/** The figures of one or more studies: for several, their comparison, and each study's own named `s1-`, `s2-`, ... apart. */
+export function studiesFigures(studies: readonly { label: string; state: StudyState }[]): { compare?: Figure; each: Figure[][] } {
+  const many = studies.length > 1;
+  return {
+    ...(many ? { compare: compareFigure(studies) } : {}),
+    each: studies.map((s, i) => studyFigures(s.state).map((f) => (many ? { ...f, name: `s${i + 1}-${f.name}` } : f))),
+  };
+}

@@ -16,7 +16,7 @@ import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { EXPLORABLE_KEYS } from '../../config/search-space.js';
 import { journalPath } from '../../study/journal.js';
-import type { StudyNode, StudyState } from '../../study/state.js';
+import type { StudyNode } from '../../study/state.js';
 import { bestNode } from '../../study/tree.js';
 import { outcome } from '../outcome.js';
 import { toSvg, type Figure } from '../render.js';
@@ -32,15 +32,19 @@ export const JOURNAL_POLL_MS = 200;
 
 interface Watched extends StudyInReport {
   size: number;
+  /** Its figures' specs, built once per journal change for the state and every figure request. */
+  figures?: Figure[];
 }
 
-function nodeJson(n: StudyNode, state: StudyState): Record<string, unknown> {
+const figuresOf = (s: Watched): Figure[] => (s.figures ??= studyFigures(s.state));
+
+function nodeJson(n: StudyNode, best: number | undefined): Record<string, unknown> {
   return {
     id: n.id, parent: n.parent, block: n.block, batch: n.batch, status: n.status, outcome: outcome(n),
     r2: n.metrics?.final_r2 ?? null, minutes: n.metrics?.training_time_min ?? null, mutation: n.mutation,
     params: Object.fromEntries(EXPLORABLE_KEYS.map((k) => [k, n.inr[k]])),
     evaluations: n.evaluations.map((e) => ({ step: e.step, r2: e.r2 })), total_steps: n.inr.inr_total_steps,
-    started_at: n.started_at ?? null, done_at: n.done_at ?? null, best: bestNode(state)?.id === n.id,
+    started_at: n.started_at ?? null, done_at: n.done_at ?? null, best: best === n.id,
   };
 }
 
@@ -51,23 +55,20 @@ export interface Dashboard {
 }
 
 /** The Hono app over these studies (the server's whole behaviour; `startDashboard` only listens). */
-export function dashboardApp(dirs: readonly string[]): { app: Hono; refresh: () => number[]; stop: () => void } {
+export function dashboardApp(dirs: readonly string[]): { app: Hono; stop: () => void } {
   const studies: Watched[] = loadStudies(dirs).map((s) => ({ ...s, size: statSync(journalPath(s.dir)).size }));
   const svgCache = new Map<string, string>();
   const listeners = new Set<(study: number, lines: number) => void>();
 
-  /** Fold again the journals that grew; tell the listeners. Returns the studies that changed. */
-  const refresh = (): number[] => {
-    const changed: number[] = [];
+  /** Fold again the journals that grew; tell the listeners. */
+  const refresh = (): void => {
     studies.forEach((s, i) => {
       const size = statSync(journalPath(s.dir)).size;
       if (size === s.size) return;
       const [again] = loadStudies([s.dir]);
       studies[i] = { ...again, size };
-      changed.push(i);
       for (const l of listeners) l(i, again.state.lines);
     });
-    return changed;
   };
   const timer = setInterval(refresh, JOURNAL_POLL_MS);
 
@@ -95,10 +96,11 @@ export function dashboardApp(dirs: readonly string[]): { app: Hono; refresh: () 
   app.get('/api/studies/:s{[0-9]+}', (c) => {
     const s = study(c);
     if (s === undefined) return c.notFound();
-    const figures = studyFigures(s.state).map((f) => ({ name: f.name, title: f.title }));
+    const figures = figuresOf(s).map((f) => ({ name: f.name, title: f.title }));
+    const best = bestNode(s.state)?.id;
     return c.json({
       label: s.label, lines: s.state.lines, iterations: s.state.settings.iterations, agent: s.state.settings.agent,
-      nodes: s.state.nodes.map((n) => nodeJson(n, s.state)), figures: studies.length > 1 ? [{ name: 'compare', title: 'Studies compared' }, ...figures] : figures,
+      nodes: s.state.nodes.map((n) => nodeJson(n, best)), figures: studies.length > 1 ? [{ name: 'compare', title: 'Studies compared' }, ...figures] : figures,
     });
   });
   app.get('/api/studies/:s{[0-9]+}/figures/:name{[a-z0-9-]+}', async (c) => {
@@ -106,7 +108,7 @@ export function dashboardApp(dirs: readonly string[]): { app: Hono; refresh: () 
     const name = c.req.param('name');
     if (s === undefined) return c.notFound();
     const body = await cachedSvg(`${c.req.param('s')}/${s.state.lines}/${name}/${studies.map((x) => x.state.lines).join(',')}`, () =>
-      name === 'compare' ? compareFigure(studies) : studyFigures(s.state).find((f) => f.name === name));
+      name === 'compare' ? compareFigure(studies) : figuresOf(s).find((f) => f.name === name));
     return body === undefined ? c.notFound() : svg(c, body);
   });
   app.get('/api/studies/:s{[0-9]+}/nodes/:n{[0-9]+}', (c) => {
@@ -116,7 +118,7 @@ export function dashboardApp(dirs: readonly string[]): { app: Hono; refresh: () 
     const run = n.run_dir === undefined ? undefined : join(s.dir, n.run_dir);
     const drawable = run !== undefined && n.status === 'finished' && existsSync(join(run, 'run.json'));
     return c.json({
-      ...nodeJson(n, s.state), inr: n.inr, observation: n.note?.observation ?? null, failure: n.failure ?? null, repairs: n.repairs,
+      ...nodeJson(n, bestNode(s.state)?.id), inr: n.inr, observation: n.note?.observation ?? null, failure: n.failure ?? null, repairs: n.repairs,
       pruned: n.pruned ?? null, figures: drawable ? RUN_FIGURE_NAMES : [],
     });
   });
@@ -165,7 +167,7 @@ export function dashboardApp(dirs: readonly string[]): { app: Hono; refresh: () 
     listeners.delete(listener);
   }));
   app.notFound((c) => c.text('not found', 404));
-  return { app, refresh, stop: () => clearInterval(timer) };
+  return { app, stop: () => clearInterval(timer) };
 }
 
 /** Listen on host:port (port 0: any free one). */
