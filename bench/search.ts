@@ -142,12 +142,15 @@ function toReach(runs: Run[], target: number): string {
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 const PYTHON = process.env.INRSCAPE_TEST_PYTHON ?? '/usr/bin/python3';
 
-/** Best R2 within the budget after every batch, and the trial-minutes, of a real study folder. */
-function realCurve(dir: string): { best: number[]; minutes: number } {
-  const state = loadStudy(dir);
-  const c = curve(state);
-  const k = state.settings.slots;
-  return { best: c.best.filter((_, i) => (i + 1) % k === 0), minutes: c.minutes[c.minutes.length - 1] ?? 0 };
+/** A real study's best R2 after every batch, its trial-minutes, and when it first reached R2 0.99 and 0.995. */
+function realRow(spec: string, seed: number, run: Run, slots: number, t0: number): string {
+  const batches = run.best.filter((_, i) => (i + 1) % slots === 0);
+  const reach = (target: number): string => {
+    const i = run.best.findIndex((b) => b >= target);
+    return (i < 0 ? 'never' : `${i + 1} (${run.minutes[i].toFixed(1)} min)`).padEnd(14);
+  };
+  const total = run.minutes[run.minutes.length - 1] ?? 0;
+  return `${spec.padEnd(14)} ${String(seed).padEnd(5)} ${batches.map(f4).join('  ').padEnd(34)} ${total.toFixed(1).padStart(9)}  ${reach(0.99)} ${reach(0.995)} ${((Date.now() - t0) / 1000).toFixed(0)} s`;
 }
 
 /** The real problems: the Quick start's study, with a budget its base config does not fit, or with a poor base omega. */
@@ -175,7 +178,8 @@ async function real(): Promise<void> {
       const { config } = parseConfig(yaml, `the ${problem} study`);
       const dataset = await resolveDataset(config.dataset, { cache });
       console.log(`\n${problem} (budget ${config.study.max_trial_minutes} min, base omega ${config.inr.omega_inr})`);
-      console.log('agent          seed  best R2 after each batch            trial-min  wall');
+      // "to 0.99": the trial whose result first brought the best R2 there, and the trial-minutes spent until then.
+      console.log('agent          seed  best R2 after each batch            trial-min  to 0.99        to 0.995       wall');
       for (const seed of realSeeds) {
         for (const spec of realAgents.filter((a) => a !== 'optuna')) {
           const [agent, pruner = 'none'] = spec.split('+');
@@ -185,8 +189,7 @@ async function real(): Promise<void> {
           const t0 = Date.now();
           const r = spawnSync(process.execPath, [BIN, 'study', 'run', configPath, '--agent', agent, '--seed', String(seed), '--dir', dir], { env, encoding: 'utf8' });
           if (r.status !== 0) throw new Error(`${spec} seed ${seed}: exit ${r.status}\n${r.stderr}`);
-          const c = realCurve(dir);
-          console.log(`${spec.padEnd(14)} ${String(seed).padEnd(5)} ${c.best.map(f4).join('  ').padEnd(34)} ${c.minutes.toFixed(1).padStart(9)}  ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+          console.log(realRow(spec, seed, curve(loadStudy(dir)), config.study.slots, t0));
         }
         if (!realAgents.includes('optuna')) continue;
         const out = join(root, `${problem}-optuna-${seed}`);
@@ -204,14 +207,16 @@ async function real(): Promise<void> {
         if (r.status !== 0) throw new Error(`optuna seed ${seed}: exit ${r.status}\n${r.stderr}`);
         const trials = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { number: number; value: number; state: string; minutes: number });
         trials.sort((a, b) => a.number - b.number);
+        const run: Run = { best: [], minutes: [] };
         let b = 0;
-        const best: number[] = [];
-        trials.forEach((t, i) => {
+        let m = 0;
+        for (const t of trials) {
           if (t.state === 'COMPLETE' && Number.isFinite(t.value)) b = Math.max(b, t.value);
-          if ((i + 1) % config.study.slots === 0) best.push(b);
-        });
-        const minutes = trials.reduce((s, t) => s + t.minutes, 0);
-        console.log(`${'optuna'.padEnd(14)} ${String(seed).padEnd(5)} ${best.map(f4).join('  ').padEnd(34)} ${minutes.toFixed(1).padStart(9)}  ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+          m += t.minutes;
+          run.best.push(b);
+          run.minutes.push(m);
+        }
+        console.log(realRow('optuna', seed, run, config.study.slots, t0));
       }
     }
   } finally {
