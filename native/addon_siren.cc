@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/caches.h"
 #include "engine/isa.h"
 #include "engine/kernels.h"
 #include "engine/siren.h"
@@ -286,7 +287,16 @@ void RegisterSiren(Napi::Env env, Napi::Object exports) {
   exports.Set("CpuEngine", CpuEngineWrap::Define(env));
   exports.Set("SirenCpuModel", SirenWrap::Define(env));
   exports.Set("sincos", Napi::Function::New(env, SinCos));
-  exports.Set("bestIsa", Napi::String::New(env, engine::isa_name(engine::best_isa())));
+  const std::vector<Isa> isas = engine::supported_isas();
+  Napi::Array names = Napi::Array::New(env, isas.size());
+  for (size_t i = 0; i < isas.size(); i++) names.Set(static_cast<uint32_t>(i), engine::isa_name(isas[i]));
+  exports.Set("isas", names);
+  const engine::CacheSizes caches = engine::cache_sizes();
+  Napi::Object cache = Napi::Object::New(env);
+  cache.Set("l1d", static_cast<double>(caches.l1d));
+  cache.Set("l2", static_cast<double>(caches.l2));
+  cache.Set("l3", static_cast<double>(caches.l3));
+  exports.Set("caches", cache);
 }
 
 }  // namespace inrscape

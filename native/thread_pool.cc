@@ -1,12 +1,19 @@
 #include "thread_pool.h"
 
-#include <immintrin.h>
-
 namespace inrscape {
 
 namespace {
 constexpr int kSpins = 1 << 14;  // about 20-50 us of spinning before a worker sleeps
+
+// Tells the core it is in a spin loop (frees the sibling hyperthread, saves power).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
 }
+}  // namespace
 
 int ThreadPool::hardware_threads() {
   const unsigned n = std::thread::hardware_concurrency();
@@ -41,7 +48,7 @@ void ThreadPool::run(const std::function<void(int)>& job) {
   }
   if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
   job(0);
-  while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
+  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
   job_ = nullptr;
 }
 
@@ -50,7 +57,7 @@ void ThreadPool::worker_loop(int t) {
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
     for (int i = 0; g == seen && i < kSpins; i++) {
-      _mm_pause();
+      cpu_relax();
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {

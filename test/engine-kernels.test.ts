@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nativeAddon } from '../src/native/addon.js';
-import { availableIsas } from './helpers/siren.js';
+import { initParameters, sirenSpec } from '../src/inr/spec.js';
+import { availableIsas, frameBatch, openCpu } from './helpers/siren.js';
 import { Rng } from '../src/util/rng.js';
+
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 // The vectorised sin/cos of the fused sine-layer epilogue, against float64
 // Math.sin/cos of the same float32 argument omega * x.
@@ -24,6 +27,48 @@ for (const isa of availableIsas()) {
     // About two float32 ulps of 1.
     assert.ok(worstS <= 2.5e-7, `sin: worst error ${worstS}`);
     assert.ok(worstC <= 2.5e-7, `cos: worst error ${worstC}`);
+  });
+
+  test(`${isa}: beyond the fast range and up to the largest float32, sin and cos stay accurate, never finite garbage`, () => {
+    // A diverging run's pre-activations can take any float32 value. Magnitudes
+    // log-uniform from 2^-4 to the largest float32, both signs, plus the
+    // edges of the fast reduction's range (2^18) and of its quadrant (2^31 pi/2).
+    const rng = new Rng(2);
+    const edges = [262144, Math.fround(262144 * (1 + 2 ** -23)), 2 ** 24, 3373259426, 2 ** 31, FLOAT32_MAX];
+    const x = new Float32Array(100_003);
+    for (let i = 0; i < x.length; i++) {
+      const m = i < edges.length ? edges[i] : Math.min(FLOAT32_MAX, 2 ** (-4 + 132 * rng.uniform()));
+      x[i] = i % 2 === 0 ? m : -m;
+    }
+    const s = new Float32Array(x.length), c = new Float32Array(x.length);
+    nativeAddon().sincos(isa, x, 1, s, c);
+    let worst = 0, at = 0;
+    for (let i = 0; i < x.length; i++) {
+      const e = Math.max(Math.abs(s[i] - Math.sin(x[i])), Math.abs(c[i] - Math.cos(x[i])));
+      if (!(e <= worst)) [worst, at] = [e, x[i]];
+    }
+    assert.ok(worst <= 2.5e-7, `worst error ${worst} at x = ${at}`);
+  });
+
+  test(`${isa}: a model with exploded first-layer weights still predicts within the bound its sine layers set`, async () => {
+    // Every hidden activation is a sine, so |y| <= sum |W_out| + |b_out| per
+    // output whatever the pre-activations are; finite garbage from the sine
+    // epilogue (|sin| up to 1e37) would break that bound by far.
+    const spec = sirenSpec(32, 2, 30);
+    const params = initParameters(spec, 4);
+    params[0].forEach((w, i) => (params[0][i] = w * 10 ** (3 + (i % 30))));
+    const { series } = frameBatch(64, 2);
+    const model = await openCpu(isa, spec, params, series);
+    const ev = await model.evaluate(true);
+    await model.dispose();
+    const wOut = params[params.length - 2], bOut = params[params.length - 1];
+    for (let o = 0; o < spec.outputs; o++) {
+      let bound = Math.abs(bOut[o]);
+      for (let h = 0; h < spec.hidden; h++) bound += Math.abs(wOut[o * spec.hidden + h]);
+      for (let p = o; p < ev.pred!.length; p += spec.outputs) {
+        assert.ok(Math.abs(ev.pred![p]) <= bound * (1 + 1e-5), `output ${o} of point ${(p - o) / spec.outputs}: ${ev.pred![p]}, bound ${bound}`);
+      }
+    }
   });
 
   test(`${isa}: sin and cos of NaN and infinity are NaN`, () => {

@@ -226,7 +226,7 @@ except Exception as e: d[\"triton\"] = None
 print(json.dumps(d)); open(sys.argv[1], \"w\").write(json.dumps(d) + chr(10))
 " "$2/torch-info.json"
     echo "## node"; node --version
-    echo "## addon"; node -e "const a = require(process.argv[1]); console.log(\"addon ok, best isa\", a.bestIsa)" "$3/build/Release/inrscape_native.node"
+    echo "## addon"; node -e "const a = require(process.argv[1]); console.log(\"addon ok, isas\", a.isas.join(\" \"))" "$3/build/Release/inrscape_native.node"
     echo "## host"; uname -a; nproc; (grep -m1 "model name" /proc/cpuinfo || true); (free -g || true); cat /proc/loadavg; (ldd --version 2>&1 | head -n 1 || true)
   ' info "$PY" "$OUT" "$W"
 fi

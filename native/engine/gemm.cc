@@ -3,15 +3,28 @@
 #include <algorithm>
 #include <cstring>
 
+#include "caches.h"
 #include "parallel.h"
 
 namespace inrscape::engine {
 namespace {
 
-// Floats of B that one column block may hold (most of a 1 MiB L2).
-constexpr long kBlockFloats = 160 * 1024;
-// Points per K chunk of a weight-gradient GEMM (C is revisited per chunk).
-constexpr int kReduceChunk = 512;
+// How the GEMMs are cut, from this machine's caches and the kernel set's tile
+// (mr x pw). Chunking K never changes a result (a tile continues its sums
+// from C, so every element is one chain of FMAs in k order), so these sizes
+// may follow the machine while results stay bit-identical for an ISA.
+struct Blocking {
+  long block_floats;  // gemm_rows: B panels that all row tiles of a thread reuse, in 5/8 of L2
+  int kc;             // gemm_rows: a row tile's A micro-panel (mr x kc), in half of L1, meets every panel of a block
+  int reduce_kc;      // gemm_reduce: a B micro-panel (kc x pw), in half of L1, meets every row tile
+};
+
+Blocking blocking(const KernelSet& ks) {
+  const CacheSizes& c = cache_sizes();
+  const long half_l1 = c.l1d / 2 / static_cast<long>(sizeof(float));
+  auto chunk = [](long floats, int per_k) { return static_cast<int>(std::clamp<long>(floats / per_k / 16 * 16, 64, 4096)); };
+  return {c.l2 * 5 / 8 / static_cast<long>(sizeof(float)), chunk(half_l1, ks.mr), chunk(half_l1, ks.pw)};
+}
 
 // Splits [0, n) into the fewest chunks of at most `most`, of equal size.
 int even_chunk(int n, int most) {
@@ -25,11 +38,12 @@ void gemm_rows(const GemmContext& ctx, int M, int N, int K, MatA a, MatB b, MatC
   const int mr = ks.mr, pw = ks.pw;
   const long tiles = (M + mr - 1) / mr;
   const int panels = (N + pw - 1) / pw;
-  // Column blocks of B (all of K) that fit the L2 cache; K is split only for
-  // layers wider than the kernel set's chunk (the tiles then carry partial
-  // sums in C from one chunk to the next).
-  const int per_block = even_chunk(panels, static_cast<int>(std::max<long>(1, kBlockFloats / (static_cast<long>(K) * pw))));
-  const int kc = even_chunk(K, ks.kc);
+  // Column blocks of B (all of K) that fit the L2 cache; K is split only where
+  // a row tile's A micro-panel would not fit half of L1 (the tiles then carry
+  // partial sums in C from one chunk to the next).
+  const Blocking bl = blocking(ks);
+  const int per_block = even_chunk(panels, static_cast<int>(std::max<long>(1, bl.block_floats / (static_cast<long>(K) * pw))));
+  const int kc = even_chunk(K, bl.kc);
   const int T = ctx.pool->size();
   auto job = [&](int t) {
     long t0, t1;
@@ -76,6 +90,7 @@ void gemm_reduce(const GemmContext& ctx, int M, int N, int K, MatA a, MatB b, Ma
   const int T = ctx.pool->size();
   // Split C by row tiles when there are enough of them, else by panels.
   const bool by_rows = tiles >= panels || tiles >= 2 * T;
+  const int chunk = blocking(ks).reduce_kc;
   auto job = [&](int t) {
     long i0 = 0, i1 = tiles, p0 = 0, p1 = panels;
     if (by_rows) split(tiles, t, T, i0, i1);
@@ -87,8 +102,8 @@ void gemm_reduce(const GemmContext& ctx, int M, int N, int K, MatA a, MatB b, Ma
     ta.ldb = b.ld;
     ta.ldc = c.ld;
     ta.epi = Epi::Store;
-    for (int k0 = 0; k0 < K; k0 += kReduceChunk) {
-      ta.kc = std::min(kReduceChunk, K - k0);
+    for (int k0 = 0; k0 < K; k0 += chunk) {
+      ta.kc = std::min(chunk, K - k0);
       ta.accumulate = k0 > 0;
       for (long p = p0; p < p1; p++) {
         const int j0 = static_cast<int>(p) * pw;

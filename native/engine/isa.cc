@@ -1,28 +1,40 @@
 #include "isa.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 
 namespace inrscape::engine {
+namespace {
+constexpr Isa kAll[] = {Isa::Avx512, Isa::Avx2, Isa::Neon, Isa::Scalar};
+}
 
 const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::Avx512: return "avx512";
     case Isa::Avx2: return "avx2";
+    case Isa::Neon: return "neon";
     default: return "scalar";
   }
 }
 
-Isa best_isa() {
-#if defined(__x86_64__) || defined(__i386__)
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> out;
+#if defined(__x86_64__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
-    return Isa::Avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl"))
+    out.push_back(Isa::Avx512);
+  if (avx2) out.push_back(Isa::Avx2);
+#elif defined(__aarch64__)
+  out.push_back(Isa::Neon);
 #endif
-  return Isa::Scalar;
+  out.push_back(Isa::Scalar);
+  return out;
 }
+
+Isa best_isa() { return supported_isas().front(); }
 
 Isa resolve_isa(const std::string& request) {
   std::string name = request;
@@ -30,16 +42,13 @@ Isa resolve_isa(const std::string& request) {
     const char* env = std::getenv("INRSCAPE_ISA");
     name = env ? env : "";
   }
-  const Isa best = best_isa();
-  if (name.empty() || name == "auto") return best;
-  Isa want;
-  if (name == "avx512") want = Isa::Avx512;
-  else if (name == "avx2") want = Isa::Avx2;
-  else if (name == "scalar") want = Isa::Scalar;
-  else throw std::invalid_argument("unknown ISA '" + name + "' (allowed: avx512, avx2, scalar, auto)");
-  if (static_cast<int>(want) > static_cast<int>(best))
-    throw std::invalid_argument(std::string("this CPU cannot run the ") + isa_name(want) + " path (best: " + isa_name(best) + ")");
-  return want;
+  const std::vector<Isa> here = supported_isas();
+  if (name.empty() || name == "auto") return here.front();
+  const Isa* want = std::find_if(std::begin(kAll), std::end(kAll), [&](Isa i) { return name == isa_name(i); });
+  if (want == std::end(kAll)) throw std::invalid_argument("unknown ISA '" + name + "' (allowed: avx512, avx2, neon, scalar, auto)");
+  if (std::find(here.begin(), here.end(), *want) == here.end())
+    throw std::invalid_argument(std::string("this CPU cannot run the ") + isa_name(*want) + " path (best: " + isa_name(here.front()) + ")");
+  return *want;
 }
 
 }  // namespace inrscape::engine

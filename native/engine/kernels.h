@@ -54,7 +54,6 @@ struct KernelSet {
   Isa isa;
   int mr;     // rows of a register tile
   int pw;     // columns of a register tile = width of a packed B panel
-  int kc;     // K chunk that keeps an A and a B micro-panel together in L1
   int lanes;  // floats per vector register
   void (*tile)(const TileArgs&);
   void (*store_fence)();

@@ -25,7 +25,7 @@ export interface DictyNativeParams {
 }
 
 /** The instruction-set path of the CPU engine's kernels. */
-export type IsaName = 'avx512' | 'avx2' | 'scalar';
+export type IsaName = 'avx512' | 'avx2' | 'neon' | 'scalar';
 
 /** A thread pool and the kernels' ISA path, shared by the models made with it. */
 export interface CpuEngineNative {
@@ -81,8 +81,10 @@ export interface NativeAddon {
   SirenCpuModel: new (engine: CpuEngineNative, shape: SirenShapeNative, maxPoints: number) => SirenCpuModelNative;
   /** s = sin(omega x), c = omega cos(omega x) with the kernels of `isa` (for tests). */
   sincos(isa: IsaName, x: Float32Array, omega: number, s: Float32Array, c: Float32Array): void;
-  /** The best ISA path this CPU runs. */
-  readonly bestIsa: IsaName;
+  /** Every ISA path this CPU runs, best first (the last is always scalar). */
+  readonly isas: readonly IsaName[];
+  /** Data-cache sizes in bytes as the engine read them (its GEMM blocking follows them); per core for L1d and L2. */
+  readonly caches: { readonly l1d: number; readonly l2: number; readonly l3: number };
 }
 
 let cached: NativeAddon | undefined;

@@ -6,10 +6,9 @@ import { assembleInputs, type InputScaling } from '../../src/inr/batches.js';
 import type { CellSeries } from '../../src/data/series.js';
 import { Rng } from '../../src/util/rng.js';
 
-/** Every kernel path this CPU can run, best first (AVX-512 machines test all three). */
+/** Every kernel path this CPU can run, best first (an AVX-512 machine tests three, an arm64 one two). */
 export function availableIsas(): IsaName[] {
-  const order: IsaName[] = ['avx512', 'avx2', 'scalar'];
-  return order.slice(order.indexOf(nativeAddon().bestIsa));
+  return [...nativeAddon().isas];
 }
 
 export function cpuEngine(isa: IsaName, threads = 2): CpuEngine {
