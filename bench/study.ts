@@ -23,7 +23,7 @@ import { parseConfig } from '../src/config/schema.js';
 import { planConcurrency } from '../src/exec/concurrency.js';
 import { LocalRunner } from '../src/exec/local.js';
 import { runPool, type TrialRequest } from '../src/exec/runner.js';
-import { enginePriorFlopsPerSecond } from '../src/study/budget.js';
+import { studyPrior } from '../src/cli/study-prior.js';
 import { configFile, runDir } from '../src/study/files.js';
 import { createStudy, runLoop } from '../src/study/loop.js';
 import { renderTrialConfig } from '../src/study/render/configs.js';
@@ -66,6 +66,9 @@ async function agentsBench(): Promise<void> {
   console.log(`machine: ${machine()}; load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`dicty-small, ${trials} trials per study in batches of ${slots}, budget ${budget} min per trial, seeds ${seeds.join(', ')}; ${capacity} trials at a time, ${threads} thread(s) each`);
   const { config } = parseConfig(benchConfig(budget, slots, trials), 'bench');
+  // The CLI's prior: this machine's measured rate (cached next to the data sets).
+  const prior = await studyPrior({ kind: 'cpu', threads, trialsPerDevice: 1, here: true }, (msg) => console.log(msg));
+  console.log(`cost prior: ${(prior / 1e9).toFixed(1)} GFLOP/s per trial`);
   const curves = new Map<string, number[][]>();
   const t0 = performance.now();
   for (const seed of seeds) {
@@ -77,7 +80,7 @@ async function agentsBench(): Promise<void> {
       try {
         await runLoop(study, {
           runner: new LocalRunner({ capacity, threads }),
-          priorFlopsPerSecond: enginePriorFlopsPerSecond(threads),
+          priorFlopsPerSecond: prior,
           onEvent: (entry, state) => {
             if (entry.event.type === 'agent_notes') curve.push(bestR2(state));
           },

@@ -37,7 +37,6 @@ import { writeInboxRequest, requestId } from '../study/inbox.js';
 import { JOURNAL_VERSION, journalPath, type JournalEntry } from '../study/journal.js';
 import { lockHolder } from '../study/lock.js';
 import { appendEvent, changeIterations, createStudy, loadStudy, openStudy, runLoop, type OpenStudy } from '../study/loop.js';
-import { enginePriorFlopsPerSecond } from '../study/budget.js';
 import { callWhere } from '../study/render/reasoning.js';
 import { renderStatus } from '../study/render/status.js';
 import { configBrief, e3, f1, f4, f6, oneLine } from '../study/render/text.js';
@@ -54,6 +53,7 @@ import { resolveLlmSettings } from '../study/agents/llm/index.js';
 import { LlmStopError } from '../study/agents/llm/provider.js';
 import { oneOfRule } from '../config/suggest.js';
 import { studyCreatedEvent } from '../study/create.js';
+import { studyPrior } from './study-prior.js';
 
 /** Where `inrscape study` (no arguments) keeps its study; run again, it resumes it, or shows it when complete. */
 export const DEFAULT_STUDY_DIR = join('studies', 'default');
@@ -183,8 +183,15 @@ function concurrency(state: StudyState, threadsFlag: string | undefined): Concur
   return planConcurrency(state.settings.slots, threads === undefined ? {} : { threads });
 }
 
-/** What the loop's cost prior needs to know of where trials run (a Slurm job has its GPU to itself). */
-type RunnerPlan = Pick<TrialPlacement, 'kind' | 'threads' | 'text'> & { trialsPerDevice: number };
+/** What the loop's cost prior needs to know of where trials run (a Slurm job has its GPU to itself; a cluster's nodes are not this machine). */
+type RunnerPlan = Pick<TrialPlacement, 'kind' | 'threads' | 'text'> & { trialsPerDevice: number; here: boolean };
+
+/** The prior a dry run prices its prompt with: the loop's, for the native engine at the study's threads per trial. */
+function dryRunPrior(state: StudyState, threadsFlag: string | undefined): Promise<number> {
+  const { executor } = state.config.study;
+  const here = executor !== 'slurm' && executor !== 'lsf';
+  return studyPrior({ kind: 'cpu', threads: concurrency(state, threadsFlag).threads, trialsPerDevice: 1, here }, (msg) => void process.stderr.write(`inrscape: ${msg}\n`));
+}
 
 /** The cluster a study's settings name, if any: its scheduler, the CPUs of a job, and where its jobs go, in words. */
 function cluster(settings: StudyConfig): { scheduler: Scheduler; threads: number; text: string } | undefined {
@@ -222,11 +229,11 @@ async function trialRunner(
     await runner.check();
     const kind = engine.name === 'cpu' ? 'cpu' : engine.device.startsWith('cuda') ? 'torch-cuda' : 'torch-cpu';
     const text = `${slots} ${jobs.text}, ${threads} CPU${threads === 1 ? '' : 's'} each${trains}`;
-    return { runner, plan: { kind, threads, text, trialsPerDevice: 1 } };
+    return { runner, plan: { kind, threads, text, trialsPerDevice: 1, here: false } };
   }
   const plan = await placeTrials({ engine, slots, threads: optionalInt('--threads', threadsFlag, 1), gpus: settings.gpus, trialsPerGpu: settings.trials_per_gpu });
   const runner = new LocalRunner({ capacity: plan.capacity, threads: plan.threads, gpuSlots: plan.gpuSlots, program, onNote });
-  return { runner, plan: { ...plan, text: plan.text + trains, trialsPerDevice: settings.trials_per_gpu } };
+  return { runner, plan: { ...plan, text: plan.text + trains, trialsPerDevice: settings.trials_per_gpu, here: true } };
 }
 
 /** Run an open study to the end, printing progress; kills its trials and releases the lock on SIGINT/SIGTERM. */
@@ -264,7 +271,7 @@ async function drive(study: OpenStudy, threadsFlag: string | undefined): Promise
   try {
     await runLoop(study, {
       runner,
-      priorFlopsPerSecond: enginePriorFlopsPerSecond(plan.threads, plan.kind, plan.trialsPerDevice),
+      priorFlopsPerSecond: await studyPrior(plan, out),
       onEvent: (entry, state) => {
         const line = progressLine(entry, state);
         if (line !== undefined) out(line);
@@ -369,7 +376,7 @@ export function registerStudy(program: Command): void {
           ...(workload ? { workload: { cells: workload.cells, frames: workload.frames } } : {}),
         });
         const state = foldEvents([{ line: 1, event: { ...created, v: JOURNAL_VERSION, at: new Date().toISOString() } }]);
-        process.stdout.write(dryRunText(state, llm, enginePriorFlopsPerSecond(concurrency(state, flags.threads).threads)));
+        process.stdout.write(dryRunText(state, llm, await dryRunPrior(state, flags.threads)));
         return;
       }
       const dir = resolve(flags.dir ?? defaultStudyDir(configPath));
@@ -398,7 +405,7 @@ export function registerStudy(program: Command): void {
       if (flags.dryRun) {
         const state = loadStudy(resolve(dir));
         if (state.settings.llm === undefined) throw new UserError(`--dry-run shows the LLM agent's next request; study ${dir} uses the ${state.settings.agent} agent`);
-        process.stdout.write(dryRunText(state, state.settings.llm, enginePriorFlopsPerSecond(concurrency(state, flags.threads).threads)));
+        process.stdout.write(dryRunText(state, state.settings.llm, await dryRunPrior(state, flags.threads)));
         return;
       }
       const opened = openStudy(dir);

@@ -18,7 +18,7 @@
  * the same number for the whole study.
  *
  * The same presets also get a CPU-sized step range (`cpuPresetSpace`) and the
- * cost model a prior for the native CPU engine (`enginePriorFlopsPerSecond`).
+ * cost model a prior for the engine the trials run on (`enginePriorFlopsPerSecond`).
  */
 import type { DatasetConfig } from '../config/dataset.js';
 import type { SearchSpaceOverrides } from '../config/search-range.js';
@@ -88,18 +88,31 @@ export function cpuPresetSpace(dataset: DatasetConfig, space: SearchSpaceOverrid
 
 /**
  * The cost model's rate before a study has a finished trial, for the native
- * CPU engine: effective FLOP/s per engine thread (forward + backward FLOPs as
- * the cost model counts them, evaluations included) measured on dicty-small
- * shapes on the development machine (about 155 GFLOP/s at hidden 256,
- * docs/performance.md, "Study concurrency"), taken at a quarter so a first
- * batch errs on the short side and slower CPUs are not over budget. Once a
- * trial has finished, the fit on the study's own trials replaces it.
+ * CPU engine, is measured on the machine (once, then cached: the CLI passes
+ * it in, src/cli/cpu-rate.ts) and taken at this share. A measured rate is
+ * the engine's training alone; a trial also starts node, loads its data set,
+ * evaluates and writes its run folder, and shares the cores with the batch's
+ * other trials. A quarter keeps the margin the old constant had (a quarter of
+ * the effective 155 GFLOP/s per thread measured on dicty-small shapes,
+ * docs/performance.md, "Study concurrency"), so a first batch errs on the
+ * short side. Once a trial has finished, the fit on the study's own trials
+ * replaces the prior.
+ */
+export const MEASURED_CPU_PRIOR_SHARE = 0.25;
+
+/**
+ * The native CPU engine's prior per engine thread when no measurement is to
+ * hand (trials on a cluster's nodes, which this machine cannot measure; a
+ * measurement that failed): the figure above on the development machine.
  */
 export const CPU_ENGINE_FLOPS_PER_THREAD = 4e10;
 
 /**
  * Torch on the CPU (eager PyTorch kernels): about a quarter of the native
  * engine's rate on the same cores (docs/performance.md, training table).
+ * A constant, not a share of the measured native rate: PyTorch's kernels
+ * (its BLAS, its threading) are not the native engine's, so the native
+ * engine's speed on a machine says little about PyTorch's there.
  */
 export const TORCH_CPU_FLOPS_PER_THREAD = 1e10;
 
@@ -111,10 +124,18 @@ export const TORCH_CPU_FLOPS_PER_THREAD = 1e10;
  */
 export const CUDA_FLOPS_PER_GPU = 5e12;
 
-/** The prior rate of one trial for the engine it runs on: the CPU figure never stands for a GPU. */
-export function enginePriorFlopsPerSecond(threads: number, kind: 'cpu' | 'torch-cpu' | 'torch-mps' | 'torch-cuda' = 'cpu', trialsPerDevice = 1): number {
+/**
+ * The prior rate of one trial for the engine it runs on: the CPU figure never
+ * stands for a GPU. `measuredCpu` is the native engine's measured training
+ * FLOP/s at `threads` threads on the machine the trials run on; without it
+ * (or for another engine) the constants above stand in.
+ */
+export function enginePriorFlopsPerSecond(
+  threads: number, kind: 'cpu' | 'torch-cpu' | 'torch-mps' | 'torch-cuda' = 'cpu', trialsPerDevice = 1, measuredCpu?: number,
+): number {
   if (kind === 'torch-cuda') return CUDA_FLOPS_PER_GPU / Math.max(1, trialsPerDevice);
   if (kind === 'torch-mps') return CUDA_FLOPS_PER_GPU / 5;
   if (kind === 'torch-cpu') return TORCH_CPU_FLOPS_PER_THREAD * Math.max(1, threads);
+  if (measuredCpu !== undefined && Number.isFinite(measuredCpu) && measuredCpu > 0) return MEASURED_CPU_PRIOR_SHARE * measuredCpu;
   return CPU_ENGINE_FLOPS_PER_THREAD * Math.max(1, threads);
 }
