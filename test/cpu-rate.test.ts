@@ -156,3 +156,12 @@ test("a study's dry run and its first batch are priced at the cached rate", () =
     assert.ok(Math.abs(t.predicted_minutes - want) <= 1e-9 * want, `node ${t.node}: predicted ${t.predicted_minutes}, the cached rate gives ${want}`);
   }
 });
+
+test("a dry run measures at the thread count a trial gets: --threads after the subcommand counts", () => {
+  const cache = join(root, 'threads-cache');
+  const config = writeTinyStudyConfig(join(root, 'threads.yaml'), { iterations: 2, slots: 2, block: 2, figures: false });
+  const dry = runCli(['study', 'run', config, '--agent', 'llm', '--dry-run', '--threads', '2'], { env: { INRSCAPE_CACHE: cache, ANTHROPIC_API_KEY: '' } });
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stderr, /cost prior: the cpu engine trains at [\d.]+ GFLOP\/s with 2 threads here \(measured once, kept in .*cpu-rate\.json; delete it to measure again\)/);
+  assert.deepEqual(readCpuRates(cpuRateFile(cache)).map((e) => e.threads), [2]);
+});

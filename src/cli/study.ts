@@ -330,6 +330,10 @@ export function registerStudy(program: Command): void {
     .action(async (flags: { threads?: string }) => {
       await runDefault(flags);
     });
+  // `study` declares --threads too (for the default study), and commander hands a
+  // parent's option to the parent wherever it stands: `study run c.yaml --threads 2`
+  // puts the 2 in study's options, not run's.
+  const parentThreads = (): string | undefined => study.opts<{ threads?: string }>().threads;
 
   study
     .command('run')
@@ -353,6 +357,7 @@ export function registerStudy(program: Command): void {
     .option('--python <path>', ENGINE_FLAG_HELP.python)
     .option('--executor <name>', 'where trials run: local | slurm | lsf | command (default: study.executor, local; docs/cluster.md)')
     .action(async (configPath: string, flags: RunFlags) => {
+      flags.threads ??= parentThreads();
       const agent = agentFlag(flags.agent);
       const iterations = optionalInt('--iterations', flags.iterations, 1);
       const slots = optionalInt('--slots', flags.slots, 1);
@@ -400,6 +405,7 @@ export function registerStudy(program: Command): void {
     .option('--base-url <url>', 'LLM agent: switch to another endpoint')
     .option('--dry-run', "LLM agent: print the study's next request (system, tools, message) and send nothing")
     .action(async (dir: string, flags: { iterations?: string; threads?: string; dryRun?: boolean } & Omit<LlmFlags, 'instructions'>) => {
+      flags.threads ??= parentThreads();
       const iterations = optionalInt('--iterations', flags.iterations, 1);
       optionalInt('--threads', flags.threads, 1);
       if (flags.dryRun) {
