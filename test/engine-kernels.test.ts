@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { nativeAddon } from '../src/native/addon.js';
 import { initParameters, sirenSpec } from '../src/inr/spec.js';
 import { availableIsas, frameBatch, openCpu } from './helpers/siren.js';
@@ -79,3 +80,21 @@ for (const isa of availableIsas()) {
     assert.deepEqual([s[3], c[3]], [0, 1]);
   });
 }
+
+// The GEMM blocks are cut to the caches the engine reads: on Linux, the
+// kernel's own description of cpu0's caches.
+const SYS_CACHES = '/sys/devices/system/cpu/cpu0/cache';
+test('the engine reads the L1 data and L2 cache sizes this machine reports', { skip: !existsSync(SYS_CACHES) && 'no /sys cache description here' }, () => {
+  const size = (level: number): number => {
+    for (const index of readdirSync(SYS_CACHES).filter((d) => d.startsWith('index'))) {
+      const read = (f: string): string => readFileSync(`${SYS_CACHES}/${index}/${f}`, 'utf8').trim();
+      if (Number(read('level')) !== level || read('type') === 'Instruction') continue;
+      const m = /^(\d+)([KM]?)$/.exec(read('size'))!;
+      return Number(m[1]) * (m[2] === 'K' ? 1024 : m[2] === 'M' ? 1024 * 1024 : 1);
+    }
+    return 0;
+  };
+  const { caches } = nativeAddon();
+  assert.equal(caches.l1d, size(1) || 32 * 1024);
+  assert.equal(caches.l2, size(2) || 512 * 1024);
+});

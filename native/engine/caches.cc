@@ -56,17 +56,15 @@ long sys_cache(int level, bool data) {
 }
 
 CacheSizes read_caches() {
-  long l1 = 0, l2 = 0, l3 = 0;
+  // The kernel's view first (what lscpu shows); glibc's cpuid reading is the
+  // fallback (on some virtual machines it reports the host's whole L3).
+  CacheSizes c{sys_cache(1, true), sys_cache(2, true), sys_cache(3, true)};
 #if defined(_SC_LEVEL1_DCACHE_SIZE)
-  // glibc's answers (from cpuid on x86; often 0 on arm64, hence /sys below).
-  l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE);
-  l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (c.l1d <= 0) c.l1d = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+  if (c.l2 <= 0) c.l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (c.l3 <= 0) c.l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
 #endif
-  if (l1 <= 0) l1 = sys_cache(1, true);
-  if (l2 <= 0) l2 = sys_cache(2, true);
-  if (l3 <= 0) l3 = sys_cache(3, true);
-  return {l1, l2, l3};
+  return c;
 }
 #endif
 

@@ -1,5 +1,5 @@
 // The data-cache sizes the GEMM blocking is cut to, read from the machine
-// once (Linux: sysconf, else /sys; macOS: sysctl), so that a block sized for
+// once (Linux: /sys, else sysconf; macOS: sysctl), so that a block sized for
 // one CPU does not spill on another.
 #pragma once
 

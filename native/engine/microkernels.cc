@@ -26,6 +26,19 @@ void sincos_beyond(const float* x, float* s, float* c, int n) {
   }
 }
 
+void sine_beyond(const TileArgs& t, const float* buf, int w) {
+  for (int r = 0; r < t.mr; r++) {
+    for (int j = 0; j < t.nr; j++) {
+      float x = buf[r * w + j] * t.omega;
+      float s, c;
+      if (!(std::fabs(x) > kSinCosFastLimit)) continue;
+      sincos_beyond(&x, &s, &c, 1);
+      t.c[r * t.ldc + j] = s;
+      if (t.aux) t.aux[r * t.ldaux + j] = c * t.omega;  // as the fast path: omega cos, in float
+    }
+  }
+}
+
 // Four-wide vectors of the compiler's vector extension (SSE2 on any x86-64,
 // NEON on arm64, plain code elsewhere), separate multiply and add, and the C
 // library's sinf/cosf: slow, simple, and independent of the ISA paths.
@@ -64,6 +77,7 @@ struct V {
     for (int i = 0; i < lanes; i++) a[i] = std::sqrt(a[i]);
     return a;
   }
+  static T max_abs(T m, T) { return m; }
   static bool any_beyond(T) { return false; }  // the C library reduces any argument
   static void sincos(T x, T& s, T& c) {
     s = c = zero();

@@ -48,6 +48,7 @@ struct V {
   static T mul(T a, T b) { return vmulq_f32(a, b); }
   static T div(T a, T b) { return vdivq_f32(a, b); }
   static T sqrt(T a) { return vsqrtq_f32(a); }
+  static T max_abs(T m, T x) { return vmaxnmq_f32(vabsq_f32(x), m); }  // a NaN x leaves m
   static bool any_beyond(T x) { return vmaxvq_u32(vcagtq_f32(x, set1(kSinCosFastLimit))) != 0; }
   // The same operations, in the same order, as the x86 paths (sincos.h).
   static void sincos(T x, T& s, T& c) {

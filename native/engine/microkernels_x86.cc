@@ -43,6 +43,8 @@ struct V {
   ISA_FN static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
   ISA_FN static T div(T a, T b) { return _mm512_div_ps(a, b); }
   ISA_FN static T sqrt(T a) { return _mm512_sqrt_ps(a); }
+  // max(|x|, m); a NaN x leaves m (the fast path turns NaN into NaN itself).
+  ISA_FN static T max_abs(T m, T x) { return _mm512_max_ps(_mm512_abs_ps(x), m); }
   ISA_FN static bool any_beyond(T x) { return _mm512_cmp_ps_mask(_mm512_abs_ps(x), set1(kSinCosFastLimit), _CMP_GT_OQ) != 0; }
   ISA_FN static void sincos(T x, T& s, T& c) {
     const T j = _mm512_roundscale_ps(_mm512_mul_ps(x, set1(kTwoOverPi)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -97,6 +99,7 @@ struct V {
   ISA_FN static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
   ISA_FN static T div(T a, T b) { return _mm256_div_ps(a, b); }
   ISA_FN static T sqrt(T a) { return _mm256_sqrt_ps(a); }
+  ISA_FN static T max_abs(T m, T x) { return _mm256_max_ps(_mm256_andnot_ps(set1(-0.0f), x), m); }
   ISA_FN static bool any_beyond(T x) {
     const T abs = _mm256_andnot_ps(set1(-0.0f), x);
     return _mm256_movemask_ps(_mm256_cmp_ps(abs, set1(kSinCosFastLimit), _CMP_GT_OQ)) != 0;

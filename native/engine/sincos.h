@@ -4,6 +4,7 @@
 // quadrant j picks and signs them. One set of constants for all ISAs, so that
 // the paths differ only in how they apply them.
 #pragma once
+#include "kernels.h"
 
 namespace inrscape::engine {
 
@@ -27,5 +28,13 @@ constexpr float kSinCosFastLimit = 262144.0f;
 // infinity), so that no argument gives an inaccurate finite value. Plain
 // code on purpose: it runs only for diverging runs.
 void sincos_beyond(const float* x, float* s, float* c, int n);
+
+}  // namespace inrscape::engine
+
+namespace inrscape::engine {
+
+// The same for a Sine tile's epilogue (kernels.h): rewrites C and aux where
+// |omega x| of the tile's sums in buf (row stride w) is beyond the limit.
+void sine_beyond(const TileArgs& t, const float* buf, int w);
 
 }  // namespace inrscape::engine
