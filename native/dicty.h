@@ -1,6 +1,7 @@
 // The dicty stand-in's integrator: overdamped active cells in a periodic box.
-// Deterministic for a given build: plain IEEE double arithmetic, no fast-math,
-// and a counter-free xoshiro128** stream shared bit for bit with the test oracle.
+// Deterministic: plain IEEE arithmetic, no fast-math, no contraction; the
+// vector kernels give the same bits on every ISA path and thread count; and a
+// counter-free xoshiro128** stream shared bit for bit with the test oracle.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -37,7 +38,13 @@ class CellList {
  public:
   CellList(int cells, double box, double cutoff);
   void build(const double* x);
-  template <class Visit> void for_each_pair(const double* x, Visit visit) const;
+  // The flat (i, j) pairs closer than the cut-off at the positions of the
+  // last build whose i lies in bins [first_bin, end_bin), grouped by i.
+  void pairs(std::vector<int>& out, int first_bin, int end_bin) const;
+  // The first bin starting at or after the cell of this rank in bin order:
+  // a split of the bins into runs of about equal numbers of cells.
+  int bin_of_rank(int rank) const;
+  int bins() const { return bins_; }
   double cutoff() const { return cutoff_; }
   int side() const { return side_; }
 
@@ -46,6 +53,8 @@ class CellList {
   double box_, cutoff_;
   std::vector<int> order_, start_, bin_of_, nbr_;
   std::vector<double> shift_;
+  std::vector<double> sorted_;  // positions in bin order: all x, then all y, then all z
+  int* near(int i, double xi, double yi, double zi, int c0, int c1, int* out) const;
 };
 
 // Splits each frame in two time scales: the polarity (turning time ~0.5,
@@ -83,6 +92,7 @@ class DictySim {
   std::vector<double> part_force_;  // kForceParts x cells x 3
   std::vector<double> signal_;      // chemotactic signal per cell
   std::vector<int> verlet_;       // flat (i, j) pairs within cut-off + skin
+  std::vector<std::vector<int>> verlet_parts_;  // each thread's share while rebuilding
   std::vector<double> x_built_;   // positions when the list was built
   void rebuild_verlet();
   bool needs_rebuild() const;
