@@ -288,14 +288,17 @@ DICTY_INLINE float bits_to_float(int32_t i) {
 // estimate of 1/sqrt leave a relative error of about 3e-11, far below float's
 // half ulp (6e-8): of 1e8 random r2 over 30 octaves, 0.012% differ from the
 // correctly rounded sqrt, by one ulp. r2 = 0 gives 0.
-DICTY_INLINE float sqrt_to_float(double r2) {
-  double y = bits_to_double(0x5fe6eb50c7b537a9 - (double_to_bits(r2) >> 1));
-  const double h = 0.5 * r2;
-  y = y * (1.5 - h * y * y);
-  y = y * (1.5 - h * y * y);
-  y = y * (1.5 - h * y * y);
-  return static_cast<float>(r2 * y);
+// 1/sqrt(v) by Newton steps on the bit-trick estimate (no libm call, so the
+// loops around it vectorise).
+template <int kSteps>
+DICTY_INLINE double rsqrt_newton(double v) {
+  double y = bits_to_double(0x5fe6eb50c7b537a9 - (double_to_bits(v) >> 1));
+  const double h = 0.5 * v;
+  for (int i = 0; i < kSteps; i++) y = y * (1.5 - h * y * y);
+  return y;
 }
+
+DICTY_INLINE float sqrt_to_float(double r2) { return static_cast<float>(r2 * rsqrt_newton<3>(r2)); }
 
 // exp(x) in float for x in [-87, 88], where 2^k stays a normal float: round
 // x/ln2 to k, a Cody-Waite reduction to |r| <= ln2/2, Cephes' degree-7
@@ -460,15 +463,7 @@ void pair_forces_generic(const ForceLaw& law, const double* x, const int* pair, 
 // sqrt(v) for v >= 0 in double, within 3.2 ulp (four Newton steps on the
 // bit-trick 1/sqrt); 0 gives 0. For the signal, where std::sqrt would not
 // vectorise.
-DICTY_INLINE double sqrt_double(double v) {
-  double y = bits_to_double(0x5fe6eb50c7b537a9 - (double_to_bits(v) >> 1));
-  const double h = 0.5 * v;
-  y = y * (1.5 - h * y * y);
-  y = y * (1.5 - h * y * y);
-  y = y * (1.5 - h * y * y);
-  y = y * (1.5 - h * y * y);
-  return v * y;
-}
+DICTY_INLINE double sqrt_double(double v) { return v * rsqrt_newton<4>(v); }
 
 // cos(2 pi y) for |y| < 2^50, a phase in turns. Subtracting the nearest half
 // turn n/2 is exact, so only |2 pi f| <= pi/2 meets the polynomial (Taylor to
