@@ -29,10 +29,6 @@ constexpr float kSinCosFastLimit = 262144.0f;
 // code on purpose: it runs only for diverging runs.
 void sincos_beyond(const float* x, float* s, float* c, int n);
 
-}  // namespace inrscape::engine
-
-namespace inrscape::engine {
-
 // The same for a Sine tile's epilogue (kernels.h): rewrites C and aux where
 // |omega x| of the tile's sums in buf (row stride w) is beyond the limit.
 void sine_beyond(const TileArgs& t, const float* buf, int w);
