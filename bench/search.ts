@@ -9,7 +9,7 @@
  *   npm run bench:search [-- --seeds 20] [-- --iterations 48] [-- --agents rules,tpe,random,hybrid] [-- --figure FILE.svg]
  *   npm run bench:search -- --real [--seeds 0,1,2] [--agents rules,rules+asha,tpe,hybrid] [--problems default,tight,poor-base]
  *     the Quick start's problem (dicty-small, 8 trials in batches of 2, 2-min
- *     budget; tight: a 0.1-min budget; poor-base: base omega 1) as real
+ *     budget; tight: half the minutes the base config trains here; poor-base: base omega 1) as real
  *     studies (`inrscape study run`), each agent with the pruner after its +, beside the anchor:
  *     Optuna's TPESampler (bench/optuna_anchor.py, Debian's python3-optuna)
  *     running the same `inrscape train` trials with the same space, budget,
@@ -34,7 +34,7 @@
  * and the trial-minutes the pruner used against none at the best R2 reached.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,10 +153,25 @@ function realRow(spec: string, seed: number, run: Run, slots: number, t0: number
   return `${spec.padEnd(14)} ${String(seed).padEnd(5)} ${batches.map(f4).join('  ').padEnd(34)} ${total.toFixed(1).padStart(9)}  ${reach(0.99)} ${reach(0.995)} ${((Date.now() - t0) / 1000).toFixed(0)} s`;
 }
 
+/**
+ * Minutes the base config trains on this machine, alone with one thread.
+ * `tight` gets half of them: a fixed budget (0.1 min) was cut on one machine
+ * and fitted on a faster one, where the problem was then not tight at all.
+ */
+function baseTrainMinutes(yaml: string, dataset: string, root: string, env: NodeJS.ProcessEnv): number {
+  const configPath = join(root, 'base-timing.yaml');
+  const out = join(root, 'base-timing');
+  writeFileSync(configPath, yaml);
+  const r = spawnSync(process.execPath, [BIN, 'train', configPath, '--dataset', dataset, '--out', out, '--threads', '1'], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`timing the base config: exit ${r.status}\n${r.stderr}`);
+  const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { timings: { training_time_s: number } };
+  return run.timings.training_time_s / 60;
+}
+
 /** The real problems: the Quick start's study, with a budget its base config does not fit, or with a poor base omega. */
-const REAL_PROBLEMS: Record<string, (yaml: string) => string> = {
+const REAL_PROBLEMS: Record<string, (yaml: string, baseMinutes: () => number) => string> = {
   default: (y) => y,
-  tight: (y) => y.replace('max_trial_minutes: 2', 'max_trial_minutes: 0.1'),
+  tight: (y, baseMinutes) => y.replace('max_trial_minutes: 2', `max_trial_minutes: ${(baseMinutes() / 2).toPrecision(2)}`),
   'poor-base': (y) => y.replace('omega_inr: 10.0', 'omega_inr: 1.0'),
 };
 
@@ -174,9 +189,9 @@ async function real(): Promise<void> {
     for (const problem of problems) {
       const change = REAL_PROBLEMS[problem];
       if (change === undefined) throw new Error(`--problems: ${problem} is none of ${Object.keys(REAL_PROBLEMS).join(', ')}`);
-      const yaml = change(DEFAULT_STUDY_YAML);
+      const dataset = await resolveDataset(parseConfig(DEFAULT_STUDY_YAML, 'the default study').config.dataset, { cache });
+      const yaml = change(DEFAULT_STUDY_YAML, () => baseTrainMinutes(DEFAULT_STUDY_YAML, dataset, root, env));
       const { config } = parseConfig(yaml, `the ${problem} study`);
-      const dataset = await resolveDataset(config.dataset, { cache });
       console.log(`\n${problem} (budget ${config.study.max_trial_minutes} min, base omega ${config.inr.omega_inr})`);
       // "to 0.99": the trial whose result first brought the best R2 there, and the trial-minutes spent until then.
       console.log('agent          seed  best R2 after each batch            trial-min  to 0.99        to 0.995       wall');

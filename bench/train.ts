@@ -122,6 +122,20 @@ function torchAvailable(): boolean {
   return !flag('--no-torch') && existsSync('/usr/bin/python3') && sh('/usr/bin/python3', ['-c', 'import torch']) !== null;
 }
 
+/**
+ * The BLAS library the torch process maps. Debian's torch links libblas.so.3,
+ * which without libopenblas0 is the reference BLAS, about 20x slower: the
+ * ratios would then measure the BLAS, not PyTorch.
+ */
+function torchBlas(): string | null {
+  const code = [
+    'import torch',
+    'torch.ones(64, 64) @ torch.ones(64, 64)',
+    "print('\\n'.join(sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l.split()[-1].rsplit('/', 1)[-1]})))",
+  ].join('\n');
+  return sh('/usr/bin/python3', ['-c', code])?.trim() || null;
+}
+
 function torchTrain(hidden: number, steps: number): number | null {
   if (!existsSync(torchScript)) return null;
   const out = sh('/usr/bin/python3', [torchScript, '--hidden', String(hidden), '--layers', String(LAYERS), '--batch', String(BATCH),
@@ -167,6 +181,11 @@ const sgemm = sgemmRate();
 console.log(`numpy SGEMM (4096^3, ${threads} threads, OpenBLAS own kernels): ${sgemm ? f1(sgemm) + ' GFLOP/s' : 'unavailable'}`);
 const torch = torchAvailable();
 if (!torch) console.log('PyTorch: not available (/usr/bin/python3 cannot import torch); ratios skipped');
+else {
+  const blas = torchBlas() ?? 'unknown';
+  console.log(`PyTorch's BLAS: ${blas.replace(/\n/g, ', ')}`);
+  if (/\/blas\/libblas\.so/.test(blas)) console.log('warning: PyTorch runs on the reference BLAS (Debian libblas3); install libopenblas0-pthread for a fair comparison');
+}
 
 console.log('\nhidden  layers  points/step   steps/s    points/s   GFLOP/s  torch steps/s  vs torch  vs SGEMM');
 const CHUNK = 64;

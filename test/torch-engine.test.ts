@@ -158,3 +158,13 @@ test('the worker reports its versions and device; a model that cannot fit is ref
     );
   });
 });
+
+test("an OpenBLAS that torch reaches through libblas.so.3 runs on the engine's threads, not on one per core", { skip: noTorch }, async (t) => {
+  const engine = await TorchEngine.start({ python: TEST_PYTHON, device: 'cpu', precision: 'fp32', threads: 1, onStderr: () => undefined });
+  await using(engine, async () => {
+    const rec = engine.record;
+    if (rec.openblas === null) return t.skip('this torch loaded no OpenBLAS (Debian: libopenblas0-pthread)');
+    assert.equal(rec.threads, 1);
+    assert.equal(rec.openblas_threads, 1, `${String(rec.openblas)}: its threads`);
+  });
+});

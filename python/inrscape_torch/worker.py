@@ -7,6 +7,7 @@ mismatch is found before anything else is sent. Exit status: 0 after a
 shutdown request or the end of input, 3 when torch or numpy cannot be
 imported (the hello says why).
 """
+import ctypes
 import os
 import platform
 import sys
@@ -28,6 +29,30 @@ def version_tuple(v):
         digits = ''.join(ch for ch in p if ch.isdigit())
         parts.append(int(digits or 0))
     return tuple(parts)
+
+
+def openblas_threads(n):
+    """A torch that reaches BLAS only through libblas.so.3 (Debian's) does not
+    pass torch.set_num_threads on to it, and OpenBLAS keeps a thread per core:
+    trials run side by side would oversubscribe the cores. Sets OpenBLAS's
+    threads to n (when given); returns its path and thread count, or
+    (None, None) when torch has loaded no OpenBLAS (then torch's own
+    setting is the whole story)."""
+    try:
+        with open('/proc/self/maps') as f:
+            paths = sorted({line.split()[-1] for line in f if 'openblas' in line.rsplit('/', 1)[-1]})
+    except OSError:
+        return None, None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+            get, put = lib.openblas_get_num_threads, lib.openblas_set_num_threads
+        except (OSError, AttributeError):
+            continue
+        if n:
+            put(int(n))
+        return path, get()
+    return None, None
 
 
 class Failure(Exception):
@@ -62,6 +87,7 @@ class Worker:
         threads = h.get('threads')
         if threads:
             torch.set_num_threads(int(threads))
+        blas, blas_threads = openblas_threads(threads)
         cuda = torch.cuda.is_available()
         mps = getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
         if want == 'auto':
@@ -93,6 +119,7 @@ class Worker:
             raise Failure('user', 'bf16 is for GPUs (CUDA, MPS); on the CPU use fp32')
         return {'device': str(self.device), 'device_type': self.device.type, 'device_name': name,
                 'memory_total': total, 'memory_free': free, 'threads': torch.get_num_threads(),
+                'openblas': blas, 'openblas_threads': blas_threads,
                 'cuda_devices': torch.cuda.device_count() if cuda else 0}, []
 
     def load_series(self, h, arrays):

@@ -83,6 +83,9 @@ export class TorchEngine implements Engine {
     return {
       name: this.name,
       threads: typeof i.threads === 'number' ? i.threads : undefined,
+      // The OpenBLAS that torch reached through libblas.so.3, if any, and its threads (set to torch's).
+      openblas: typeof i.openblas === 'string' ? i.openblas : null,
+      openblas_threads: typeof i.openblas_threads === 'number' ? i.openblas_threads : null,
       device: String(i.device),
       device_name: String(i.device_name),
       precision: this.opts.precision,
