@@ -92,12 +92,12 @@ void gemm_reduce(const GemmContext& ctx, int M, int N, int K, MatA a, MatB b, Ma
   const int T = ctx.pool->size();
   const int chunk = blocking(ks).reduce_kc;
   // C is a layer's width. Threads take row tiles, each meeting every panel,
-  // unless the last tile's few rows leave them unequal (hidden 128, mr 14:
-  // 70 against 58 rows); then they take runs of (panel, row tile) pairs,
-  // panel-major so that a run shares its B micro-panels, of equal work (rows
-  // times vectors). Side by side on a Zen 5 (shared, noisy), pairs alone gave
-  // a median 7% more steps/s at hidden 128 and 3-7% fewer at hidden 384,
-  // where rows split within 4%.
+  // unless the last tile's few rows leave one thread more than 5% over an
+  // equal share (hidden 128, mr 14: 70 against 58 rows); then they take runs
+  // of (panel, row tile) pairs, panel-major so that a run shares its B
+  // micro-panels, of equal work (rows times vectors). Side by side on a Zen 5
+  // (shared, noisy), pairs gave a median 6.5% more steps/s at hidden 128 and
+  // 3-7% fewer at hidden 384, where rows split within 4%.
   const long units = tiles * panels;
   auto rows_of = [&](long i) { return std::min<long>(mr, M - i * mr); };
   auto work = [&](long u) { return rows_of(u % tiles) * ((std::min<long>(pw, N - u / tiles * pw) + ks.lanes - 1) / ks.lanes); };
