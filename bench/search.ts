@@ -186,10 +186,11 @@ async function real(): Promise<void> {
   const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? '';
   console.log(`bench:search --real: problems ${problems.join(', ')}, seeds ${realSeeds.join(', ')}; ${/Model name:\s*(.+)/.exec(lscpu)?.[1].trim() ?? 'unknown CPU'}, ${cpus().length} cores`);
   try {
+    // Every problem is the default study's, on its data set.
+    const dataset = await resolveDataset(parseConfig(DEFAULT_STUDY_YAML, 'the default study').config.dataset, { cache });
     for (const problem of problems) {
       const change = REAL_PROBLEMS[problem];
       if (change === undefined) throw new Error(`--problems: ${problem} is none of ${Object.keys(REAL_PROBLEMS).join(', ')}`);
-      const dataset = await resolveDataset(parseConfig(DEFAULT_STUDY_YAML, 'the default study').config.dataset, { cache });
       const yaml = change(DEFAULT_STUDY_YAML, () => baseTrainMinutes(DEFAULT_STUDY_YAML, dataset, root, env));
       const { config } = parseConfig(yaml, `the ${problem} study`);
       console.log(`\n${problem} (budget ${config.study.max_trial_minutes} min, base omega ${config.inr.omega_inr})`);

@@ -124,7 +124,7 @@ function torchAvailable(): boolean {
 
 /**
  * The BLAS library the torch process maps. Debian's torch links libblas.so.3,
- * which without libopenblas0 is the reference BLAS, about 20x slower: the
+ * which without libopenblas0 is the reference BLAS, about 17x slower: the
  * ratios would then measure the BLAS, not PyTorch.
  */
 function torchBlas(): string | null {
