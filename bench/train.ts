@@ -13,8 +13,10 @@
  * (the `dicty` preset's full data), against bench/torch_eval.py.
  * Every training rate is the best of `ROUNDS` timings (the SGEMM ceiling of
  * five), taken the same way on each side: on a shared virtual machine other
- * guests only ever slow a timing down (the steal time printed at the end says
- * how much). The evaluations, a minute or more each, are timed once.
+ * guests only ever slow a timing down. The steal time printed at the end counts
+ * only the time this machine's CPUs were descheduled, not a physical core
+ * shared with another guest, so a low figure does not prove a quiet host.
+ * The evaluations, a minute or more each, are timed once.
  * Runs one thing at a time: never start it beside another benchmark.
  */
 import { spawnSync } from 'node:child_process';
@@ -76,9 +78,9 @@ function cpuTicks(): { total: number; steal: number } | null {
   return ticks.length > 7 ? { total: ticks.reduce((a, b) => a + b, 0), steal: ticks[7] } : null;
 }
 
-const best = async (measure: () => Promise<number | null>): Promise<number | null> => {
-  let top: number | null = null;
-  for (let r = 0; r < ROUNDS; r++) {
+const best = async <R extends number | null>(measure: () => Promise<R>): Promise<R> => {
+  let top = await measure();
+  for (let r = 1; r < ROUNDS; r++) {
     const x = await measure();
     if (x !== null && (top === null || x > top)) top = x;
   }
@@ -131,7 +133,7 @@ async function trainSpeed(hidden: number, steps: number, chunk: number): Promise
     return steps / ((performance.now() - t0) / 1000);
   });
   await model.dispose();
-  return rate ?? 0;
+  return rate;
 }
 
 async function evalSpeed(frames: number): Promise<number> {
