@@ -127,6 +127,9 @@ const edgeShapes: Array<{ spec: SirenSpec; points: number }> = [
   { spec: sirenSpec(128, 2, 10), points: 259 },
   { spec: sirenSpec(130, 1, 10), points: 203 },
   { spec: sirenSpec(384, 1, 10), points: 61 },
+  // K = 1101: the row GEMMs split K into chunks that carry partial sums in C
+  // (avx512 wherever L1d is at most 64 KiB, avx2 at 32 KiB; gemm.cc).
+  { spec: sirenSpec(1100, 1, 10), points: 13 },
 ];
 
 for (const { spec, points } of edgeShapes) {
