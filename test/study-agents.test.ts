@@ -78,12 +78,50 @@ test('rules: a move that improved R2 before is repeated; two such moves are comb
   b.batch([{}]);
   b.finish(1, 0.9);
   b.batch([{ parent: 1, inr: { inr_learning_rate: 2e-4 } }, { parent: 1, inr: { omega_inr: 15 } }]);
-  b.finish(2, 0.93).finish(3, 0.92).settle();
+  b.finish(2, 0.915).finish(3, 0.91).settle();
   const [first, second] = await new RulesAgent().propose(proposeCtx(b.state));
   assert.equal(first.parent, 2);
   assert.deepEqual(first.inr, { inr_learning_rate: 4e-4, omega_inr: 15 });
-  assert.match(first.mutation, /both improved R2 before: \+0\.0300 and \+0\.0200/);
+  assert.match(first.mutation, /both improved R2 before: \+0\.0150 and \+0\.0100/);
   assert.equal(second.strategy, 'exploit');
+});
+
+test("rules: a move that gained 0.02 or more into the parent is taken at twice that step, up to 4x the protocol's; a smaller gain returns to the protocol's step", async () => {
+  const b = new StudyBuilder({ iterations: 24, slots: 1 });
+  b.batch([{}]);
+  b.finish(1, 0.3);
+  const next = async (parent: number, r2: number): Promise<{ omega: number | undefined; mutation: string }> => {
+    const [p] = await new RulesAgent().propose(proposeCtx(b.state));
+    assert.equal(p.parent, parent);
+    const [id] = b.batch([{ parent, inr: p.inr as Partial<InrConfig> }]);
+    b.finish(id, r2).settle();
+    return { omega: (p.inr as Partial<InrConfig>).omega_inr, mutation: p.mutation };
+  };
+  const [id] = b.batch([{ parent: 1, inr: { omega_inr: 15 } }]);
+  b.finish(id, 0.5).settle();
+  const double = await next(2, 0.8);
+  assert.equal(double.omega, 25);
+  assert.match(double.mutation, /^omega_inr 15 -> 25 \(\+10\) \(mean dR2 \+0\.2000 over 1 earlier trial; parent R2=0\.500000; 2x the protocol's step: the same move gained \+0\.0200 or more into the parent\)$/);
+  const quadruple = await next(3, 0.81);
+  assert.equal(quadruple.omega, 45, '4x: +20');
+  const back = await next(4, 0.82);
+  assert.equal(back.omega, 50, 'the gain into node 4 was 0.01: the protocol step again');
+});
+
+test('rules: a stride the budget cannot pay for falls back to the protocol step', async () => {
+  const b = new StudyBuilder({ iterations: 24, slots: 1, maxTrialMinutes: 10 });
+  b.batch([{}]);
+  b.finish(1, { final_r2: 0.5, training_time_min: 1 });
+  const [id] = b.batch([{ parent: 1, inr: { hidden_dim_inr: 512 } }]);
+  b.finish(id, { final_r2: 0.6, training_time_min: 1 }).settle();
+  const ctx = proposeCtx(b.state);
+  // Width 640 fits the 10-min budget, 768 (twice the winning +128) does not.
+  const propose = async (limit: number) => {
+    const [p] = await new RulesAgent().propose({ ...ctx, cost: { ...ctx.cost, predictMinutes: (inr) => (inr.hidden_dim_inr > limit ? 60 : 1) } });
+    return p.inr as Partial<InrConfig>;
+  };
+  assert.deepEqual(await propose(1024), { hidden_dim_inr: 768 });
+  assert.deepEqual(await propose(640), { hidden_dim_inr: 640 });
 });
 
 test('rules: a failure-probe after 3 consecutive R2 >= 0.95, in one slot only', async () => {

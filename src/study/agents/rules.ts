@@ -13,6 +13,8 @@
  *   prior for untried moves (lr, omega first; periods last, as the protocol
  *   warns); moves that would break the budget are skipped; the first slot
  *   combines the two best moves that have each improved R² (a 2-parameter mutation);
+ * - stride: a move that gained R² >= STRIDE_GAIN on the step into the parent
+ *   is taken at twice that step (up to MAX_STRIDE times the protocol's);
  * - switch-param: a parameter already changed 4+ times along the parent's
  *   lineage is not mutated again; when that excludes the move exploit would
  *   have made, the slot is labelled switch-param;
@@ -35,8 +37,8 @@ import { blockNodes, isDone, planNextBatch, type StudyNode, type StudyState } fr
 import { bestNode, planParents, puctScores, scoreValue, scoringBlock } from '../tree.js';
 import { configBrief, e3, f1, f4, f6, signed } from '../render/text.js';
 import type { Agent, AgentNotes, AnalyseContext, BlockSummary, CloseBlockContext, Proposal, ProposeContext } from './agent.js';
-import { NO_EFFECT, edgesOf, highStreak, lineageCounts, moveStats, statId, type MoveStat } from './effects.js';
-import { ALL_MOVES, applyMove, describeChange, inferLabel, type Move } from './moves.js';
+import { NO_EFFECT, changesBetween, edgesOf, highStreak, lineageCounts, moveStats, statId, type MoveStat } from './effects.js';
+import { ALL_MOVES, applyMove, describeChange, inferLabel, moveLabel, type Move } from './moves.js';
 
 export const FAILURE_PROBE_STREAK = 3;
 export const FAILURE_PROBE_R2 = 0.95;
@@ -71,6 +73,16 @@ const BUDGET_BONUS = 0.01;
 /** A trial that ran this share of its budget or more was bounded by it (its steps were fitted to it, or it was stopped). */
 const BUDGET_BOUND_SHARE = 0.8;
 
+/**
+ * A move that gained at least this much R² on the step into the parent is
+ * taken at twice that step's size (omega +10, lr x4), as a pattern search
+ * grows a winning step. Gains this large come far from the good region (a
+ * base omega of 1); near it the protocol's step sizes stand.
+ */
+const STRIDE_GAIN = 0.02;
+/** The largest multiple of the protocol's step a stride reaches. */
+const MAX_STRIDE = 4;
+
 /** Diverse starts for batch 0: two protocol moves each, around the base. */
 const STARTS: readonly [ExplorableKey, string][][] = [
   [['omega_inr', '-5'], ['inr_learning_rate', 'x2']],
@@ -93,11 +105,38 @@ interface Candidate {
   to: number;
   score: number;
   stat?: MoveStat;
+  /** The multiple of the protocol's step (1, 2 or 4). */
+  stride: number;
 }
 
 function statText(s: MoveStat | undefined): string {
   if (s === undefined) return 'untried move';
   return `mean dR2 ${signed(s.mean)} over ${s.n} earlier trial${s.n === 1 ? '' : 's'}`;
+}
+
+/**
+ * The stride of `move` from `parent`: 1, or twice the stride of the step that
+ * made the parent when that step was the same single move and it gained at
+ * least STRIDE_GAIN.
+ */
+function stride(state: StudyState, parent: StudyNode, move: Move): number {
+  if (parent.parent === null) return 1;
+  const up = state.nodes[parent.parent - 1];
+  const before = scoreValue(up);
+  const after = scoreValue(parent);
+  if (before === undefined || after === undefined || after - before < STRIDE_GAIN) return 1;
+  const [change, ...more] = changesBetween(up, parent);
+  if (change === undefined || more.length > 0 || change.key !== move.key || change.dir !== move.dir) return 1;
+  // Steps have two sizes each way (x1.5, x2): which one a stride doubles would be a guess.
+  if (ALL_MOVES.filter((m) => m.key === move.key && m.dir === move.dir).length > 1) return 1;
+  const steps = move.op === 'add' ? (change.to - change.from) / move.by : Math.log(change.to / change.from) / Math.log(move.by);
+  return Math.min(MAX_STRIDE, 2 * 2 ** Math.round(Math.log2(Math.max(1, steps))));
+}
+
+function strided(move: Move, times: number): Move {
+  if (times === 1) return move;
+  const by = move.op === 'add' ? move.by * times : move.by ** times;
+  return { ...move, by, label: moveLabel(move.op, by) };
 }
 
 export class RulesAgent implements Agent {
@@ -156,12 +195,15 @@ export function proposeRules(ctx: ProposeContext): Proposal[] {
 
 type Built = Proposal & { full: InrConfig; keys: ExplorableKey[]; moveIds: string[] };
 
-function build(parent: StudyNode | null, base: InrConfig, changes: { key: ExplorableKey; to: number; label: string }[], strategy: Strategy, prefix: string, suffix: string): Built {
+/** One parameter's new value; `move` is the move made, when it is not the protocol's move of that label (a stride). */
+interface ChangeSpec { key: ExplorableKey; to: number; label: string; move?: Move }
+
+function build(parent: StudyNode | null, base: InrConfig, changes: ChangeSpec[], strategy: Strategy, prefix: string, suffix: string): Built {
   const full = { ...base };
   const inr: Record<string, number> = {};
   const texts: string[] = [];
   for (const c of changes) {
-    texts.push(describeChange(c.key, full[c.key], c.to, labelFor(c.key, full[c.key], c.to, c.label)));
+    texts.push(describeChange(c.key, full[c.key], c.to, labelFor(c, full[c.key])));
     full[c.key] = c.to;
     inr[c.key] = c.to;
   }
@@ -173,8 +215,8 @@ function build(parent: StudyNode | null, base: InrConfig, changes: { key: Explor
 }
 
 /** The move's label, or what the change really was when the range clamped the move. */
-function labelFor(key: ExplorableKey, from: number, to: number, label: string): string {
-  const move = ALL_MOVES.find((m) => m.key === key && m.label === label);
+function labelFor({ key, to, label, move: made }: ChangeSpec, from: number): string {
+  const move = made ?? ALL_MOVES.find((m) => m.key === key && m.label === label);
   if (move === undefined) return label;
   const raw = move.op === 'add' ? from + move.by : from * move.by;
   if (Math.abs(raw - to) <= 1e-9 * Math.max(1, Math.abs(raw)) || (ctxInteger(key) && Math.round(raw) === to)) return label;
@@ -203,22 +245,25 @@ function candidates(ctx: ProposeContext, parent: StudyNode, stats: Map<string, M
   const parentOver = parent.metrics !== undefined && overBudget(parent.metrics, ctx.budgetMinutes);
   const bound = budgetBound(parent, ctx.budgetMinutes);
   const out: Candidate[] = [];
-  for (const move of ALL_MOVES) {
-    const to = applyMove(parent.inr[move.key], move, ctx.space[move.key]);
-    if (to === undefined) continue;
-    const id = statId(move.key, move.dir);
+  for (const protocolMove of ALL_MOVES) {
+    const id = statId(protocolMove.key, protocolMove.dir);
+    const affordable = (to: number): boolean => !COSTLY.has(id) || ctx.cost.predictMinutes({ ...parent.inr, [protocolMove.key]: to }) <= ctx.budgetMinutes * BUDGET_MARGIN;
+    // A stride the budget cannot pay for falls back to smaller ones, down to the protocol's step.
+    let found: { move: Move; to: number; times: number } | undefined;
+    for (let times = stride(ctx.state, parent, protocolMove); times >= 1 && found === undefined; times /= 2) {
+      const move = strided(protocolMove, times);
+      const to = applyMove(parent.inr[move.key], move, ctx.space[move.key]);
+      if (to !== undefined && affordable(to)) found = { move, to, times };
+    }
+    if (found === undefined) continue;
+    const { move, to, times } = found;
     const stat = stats.get(id);
     let score = stat ? stat.mean : (UNTRIED_PRIOR[id] ?? 0);
-    if (COSTLY.has(id)) {
-      const predicted = ctx.cost.predictMinutes({ ...parent.inr, [move.key]: to });
-      if (predicted > ctx.budgetMinutes * BUDGET_MARGIN) continue;
-    } else if (parentOver) {
-      score += BUDGET_BONUS;
-    }
+    if (!COSTLY.has(id) && parentOver) score += BUDGET_BONUS;
     if (bound && CHEAPER.has(id)) score += BUDGET_BONUS;
     // A tiny seeded jitter breaks ties, so the seed matters and the order is still reproducible.
     score += 1e-9 * ctx.rng.uniform();
-    out.push({ move, to, score, stat });
+    out.push({ move, to, score, stat, stride: times });
   }
   // Equal scores keep the protocol's move order (the table's order), jitter aside.
   return out.sort((a, b) => b.score - a.score);
@@ -259,7 +304,7 @@ function exploit(
       const full = { ...parent.inr, [a.move.key]: a.to, [b.move.key]: b.to };
       if (free(full)) {
         return build(parent, parent.inr, [
-          { key: a.move.key, to: a.to, label: a.move.label }, { key: b.move.key, to: b.to, label: b.move.label },
+          { key: a.move.key, to: a.to, label: a.move.label, move: a.move }, { key: b.move.key, to: b.to, label: b.move.label, move: b.move },
         ], 'exploit', prefix, ` (both improved R2 before: ${signed(a.stat!.mean)} and ${signed(b.stat!.mean)}; parent R2=${f6(r2)})`);
       }
     }
@@ -277,14 +322,15 @@ function exploit(
     if (!pick) continue;
     const switched = wouldPick !== undefined && exhausted(wouldPick.move.key) && !exhausted(pick.move.key);
     const strategy: Strategy = switched ? 'switch-param' : 'exploit';
-    const changes = [{ key: pick.move.key, to: pick.to, label: pick.move.label }];
+    const changes: ChangeSpec[] = [{ key: pick.move.key, to: pick.to, label: pick.move.label, move: pick.move }];
     const steps = refilledSteps(ctx, parent, pick);
     const refill = steps !== undefined && free({ ...parent.inr, [pick.move.key]: pick.to, inr_total_steps: steps });
     if (refill) changes.push({ key: 'inr_total_steps', to: steps, label: 'to the budget' });
     const because = switched
       ? `switch-param: ${wouldPick.move.key} already changed ${counts.get(wouldPick.move.key)} times on this lineage; ${statText(pick.stat)}`
       : `${statText(pick.stat)}; parent R2=${f6(r2)}`;
-    const why = ` (${because}${refill ? '; the budget bounds the parent, so the cheaper steps buy more of them' : ''})`;
+    const grown = pick.stride > 1 ? `; ${pick.stride}x the protocol's step: the same move gained ${signed(STRIDE_GAIN)} or more into the parent` : '';
+    const why = ` (${because}${grown}${refill ? '; the budget bounds the parent, so the cheaper steps buy more of them' : ''})`;
     return build(parent, parent.inr, changes, strategy, prefix, why);
   }
   return undefined;
@@ -340,7 +386,7 @@ function startConfigs(ctx: ProposeContext, pending: InrConfig[], free: (inr: Inr
   }
   for (const start of STARTS) {
     if (out.length >= ctx.slots) break;
-    const changes: { key: ExplorableKey; to: number; label: string }[] = [];
+    const changes: ChangeSpec[] = [];
     const full = { ...base };
     for (const [key, label] of start) {
       const to = applyMove(full[key], findMove(key, label), ctx.space[key]);
