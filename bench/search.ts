@@ -7,7 +7,7 @@
  * another benchmark.
  *
  *   npm run bench:search [-- --seeds 20] [-- --iterations 48] [-- --agents rules,tpe,random,hybrid] [-- --figure FILE.svg]
- *   npm run bench:search -- --real [--seeds 0,1,2] [--agents rules,rules+asha,tpe,hybrid] [--problems default,tight,poor-base]
+ *   npm run bench:search -- --real [--seeds 0,1,2] [--agents rules,rules+asha,tpe,hybrid] [--problems default,tight,poor-base] [--keep DIR]
  *     the Quick start's problem (dicty-small, 8 trials in batches of 2, 2-min
  *     budget; tight: half the minutes the base config trains here; poor-base: base omega 1) as real
  *     studies (`inrscape study run`), each agent with the pruner after its +, beside the anchor:
@@ -176,7 +176,10 @@ const REAL_PROBLEMS: Record<string, (yaml: string, baseMinutes: () => number) =>
 };
 
 async function real(): Promise<void> {
-  const root = mkdtempSync(join(tmpdir(), 'inrscape-bench-search-'));
+  // --keep DIR keeps every study folder and Optuna's trials there, so a result can be traced to its journal.
+  const keep = option('--keep', '');
+  if (keep !== '') mkdirSync(keep, { recursive: true });
+  const root = keep !== '' ? mkdtempSync(join(keep, 'bench-search-')) : mkdtempSync(join(tmpdir(), 'inrscape-bench-search-'));
   const realSeeds = option('--seeds', '0').split(',').map(Number);
   // An agent, agent+pruner (rules+asha), or optuna (the anchor).
   const realAgents = option('--agents', 'rules,tpe,hybrid,optuna').split(',');
@@ -236,7 +239,8 @@ async function real(): Promise<void> {
       }
     }
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    if (keep === '') rmSync(root, { recursive: true, force: true });
+    else console.log(`\nstudy folders kept in ${root}`);
   }
 }
 
