@@ -195,8 +195,8 @@ export function proposeRules(ctx: ProposeContext): Proposal[] {
 
 type Built = Proposal & { full: InrConfig; keys: ExplorableKey[]; moveIds: string[] };
 
-/** One parameter's new value; `move` is the move made, when it is not the protocol's move of that label (a stride). */
-interface ChangeSpec { key: ExplorableKey; to: number; label: string; move?: Move }
+/** One parameter's new value, by a move (the protocol's or a stride), or set for the reason `label` gives. */
+type ChangeSpec = { key: ExplorableKey; to: number } & ({ move: Move } | { label: string });
 
 function build(parent: StudyNode | null, base: InrConfig, changes: ChangeSpec[], strategy: Strategy, prefix: string, suffix: string): Built {
   const full = { ...base };
@@ -215,12 +215,12 @@ function build(parent: StudyNode | null, base: InrConfig, changes: ChangeSpec[],
 }
 
 /** The move's label, or what the change really was when the range clamped the move. */
-function labelFor({ key, to, label, move: made }: ChangeSpec, from: number): string {
-  const move = made ?? ALL_MOVES.find((m) => m.key === key && m.label === label);
-  if (move === undefined) return label;
+function labelFor(c: ChangeSpec, from: number): string {
+  if (!('move' in c)) return c.label;
+  const { key, to, move } = c;
   const raw = move.op === 'add' ? from + move.by : from * move.by;
-  if (Math.abs(raw - to) <= 1e-9 * Math.max(1, Math.abs(raw)) || (ctxInteger(key) && Math.round(raw) === to)) return label;
-  return `${inferLabel(key, from, to)}: ${label} clamped to the search range`;
+  if (Math.abs(raw - to) <= 1e-9 * Math.max(1, Math.abs(raw)) || (ctxInteger(key) && Math.round(raw) === to)) return move.label;
+  return `${inferLabel(key, from, to)}: ${move.label} clamped to the search range`;
 }
 
 function ctxInteger(key: ExplorableKey): boolean {
@@ -304,7 +304,7 @@ function exploit(
       const full = { ...parent.inr, [a.move.key]: a.to, [b.move.key]: b.to };
       if (free(full)) {
         return build(parent, parent.inr, [
-          { key: a.move.key, to: a.to, label: a.move.label, move: a.move }, { key: b.move.key, to: b.to, label: b.move.label, move: b.move },
+          { key: a.move.key, to: a.to, move: a.move }, { key: b.move.key, to: b.to, move: b.move },
         ], 'exploit', prefix, ` (both improved R2 before: ${signed(a.stat!.mean)} and ${signed(b.stat!.mean)}; parent R2=${f6(r2)})`);
       }
     }
@@ -322,7 +322,7 @@ function exploit(
     if (!pick) continue;
     const switched = wouldPick !== undefined && exhausted(wouldPick.move.key) && !exhausted(pick.move.key);
     const strategy: Strategy = switched ? 'switch-param' : 'exploit';
-    const changes: ChangeSpec[] = [{ key: pick.move.key, to: pick.to, label: pick.move.label, move: pick.move }];
+    const changes: ChangeSpec[] = [{ key: pick.move.key, to: pick.to, move: pick.move }];
     const steps = refilledSteps(ctx, parent, pick);
     const refill = steps !== undefined && free({ ...parent.inr, [pick.move.key]: pick.to, inr_total_steps: steps });
     if (refill) changes.push({ key: 'inr_total_steps', to: steps, label: 'to the budget' });
@@ -389,9 +389,10 @@ function startConfigs(ctx: ProposeContext, pending: InrConfig[], free: (inr: Inr
     const changes: ChangeSpec[] = [];
     const full = { ...base };
     for (const [key, label] of start) {
-      const to = applyMove(full[key], findMove(key, label), ctx.space[key]);
+      const move = findMove(key, label);
+      const to = applyMove(full[key], move, ctx.space[key]);
       if (to === undefined) continue;
-      changes.push({ key, to, label });
+      changes.push({ key, to, move });
       full[key] = to;
     }
     if (changes.length === 0 || !free(full)) continue;
