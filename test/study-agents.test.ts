@@ -108,6 +108,72 @@ test("rules: a move that gained 0.02 or more into the parent is taken at twice t
   assert.equal(back.omega, 50, 'the gain into node 4 was 0.01: the protocol step again');
 });
 
+/**
+ * Node 3 (omega 15) is best; lr x2 gained 0.3 from node 1 and then, from node
+ * 3, lost 0.01, or was pruned at R2 0.6 at a fifth of its steps (node 3 had R2
+ * `parentAtStop` there, if given).
+ */
+function lrLostLatest(latest: 'finished' | 'pruned', parentAtStop?: number): StudyBuilder {
+  const b = new StudyBuilder({ iterations: 24, slots: 2, ucbC: 0 });
+  const fifth = b.state.config.inr.inr_total_steps / 5;
+  b.batch([{}]);
+  b.finish(1, 0.5);
+  b.batch([{ parent: 1, inr: { inr_learning_rate: 2e-4 } }, { parent: 1, inr: { omega_inr: 15 } }]);
+  b.start(3);
+  if (parentAtStop !== undefined) b.push({ type: 'trial_evaluation', node: 3, attempt: 1, step: fifth, r2: parentAtStop, mse: 0.1, slope: 1, time_s: 1 });
+  b.finish(2, 0.8).finish(3, 0.85).settle();
+  b.batch([{ parent: 3, inr: { inr_learning_rate: 2e-4 } }]);
+  if (latest === 'finished') return b.finish(4, 0.84).settle();
+  const metrics = { final_r2: 0.6, final_mse: 0.4, slope: 1, training_time_min: 0.2, steps_done: fifth };
+  return b.start(4).push({ type: 'trial_pruned', node: 4, attempt: 1, by: 'median', reason: 'below the median', metrics }).settle();
+}
+
+test("rules: a move whose latest trial lost R2 is not made again on its earlier mean gain, and the opposite move is tried instead", async () => {
+  const b = lrLostLatest('finished');
+  const [first, second] = await new RulesAgent().propose(proposeCtx(b.state));
+  assert.equal(first.parent, 3);
+  assert.deepEqual(first.inr, { omega_inr: 25 }, 'omega +5 stretched to +10, alone: lr x2 is no longer a gain to combine it with');
+  assert.deepEqual(second.inr, { inr_learning_rate: 5e-5 }, "lr /2: half the opposite move's latest loss (0.005) beats the untried moves' priors");
+  assert.match(second.mutation, /^inr_learning_rate 1e-4 -> 5e-5 \(\/2\) \(untried move; the opposite move's latest trial lost -0\.0100; parent R2=0\.850000\)$/);
+});
+
+test("rules: a pruned trial is set against its parent at the same tenth of the steps, or, where the parent has no evaluation there, is no latest loss", async () => {
+  const combined = async (b: StudyBuilder): Promise<boolean> => /both improved R2 before/.test((await new RulesAgent().propose(proposeCtx(b.state)))[0].mutation);
+  assert.equal(await combined(lrLostLatest('pruned')), true, 'no evaluation of node 3 at the stop: lr x2 keeps its mean gain');
+  assert.equal(await combined(lrLostLatest('pruned', 0.5)), true, 'R2 0.6 against the parent\'s 0.5 at the same tenth: a gain');
+  assert.equal(await combined(lrLostLatest('pruned', 0.7)), false, 'R2 0.6 against the parent\'s 0.7 at the same tenth: a latest loss');
+});
+
+test('rules: a pair of moves made together before and no better for it is not combined again; each move alone still is made', async () => {
+  const b = new StudyBuilder({ iterations: 24, slots: 2, ucbC: 0 });
+  b.batch([{}]);
+  b.finish(1, 0.9);
+  b.batch([{ parent: 1, inr: { inr_learning_rate: 2e-4 } }, { parent: 1, inr: { omega_inr: 15 } }]);
+  b.finish(2, 0.91).finish(3, 0.915).settle();
+  b.batch([{ parent: 2, inr: { inr_learning_rate: 4e-4, omega_inr: 15 } }]);
+  b.finish(4, 0.9).settle();
+  const proposals = await new RulesAgent().propose(proposeCtx(b.state));
+  assert.ok(proposals.every((p) => p.parent === 3));
+  assert.deepEqual(proposals.map((p) => p.inr), [{ omega_inr: 20 }, { inr_learning_rate: 2e-4 }], 'lr x2 with omega +5 lost 0.01 at node 4');
+});
+
+test('rules: a cheaper move refilled with the steps the budget buys is measured as that move', async () => {
+  const b = new StudyBuilder({ iterations: 24, slots: 4, maxTrialMinutes: 60, ucbC: 0 });
+  b.batch([{ inr: { inr_total_steps: 185000 } }]);
+  b.finish(1, { final_r2: 0.9, training_time_min: 59 });
+  b.batch([{ parent: 1, inr: { hidden_dim_inr: 256, inr_total_steps: 433000 } }]);
+  b.finish(2, { final_r2: 0.8, training_time_min: 59 }).settle();
+  const proposals = await new RulesAgent().propose(proposeCtx(b.state));
+  assert.ok(proposals.length > 0);
+  for (const p of proposals) {
+    assert.equal(p.parent, 1);
+    const width = (p.inr as Partial<InrConfig>).hidden_dim_inr;
+    assert.ok(width === undefined || width > 384, `${p.mutation}: width -128 lost 0.1 with its refill, so it is not "untried"`);
+  }
+  const summary = await new RulesAgent().closeBlock({ ...proposeCtx(b.state), block: 0 });
+  assert.ok(summary.open_questions.includes('hidden_dim_inr down: one trial only (-0.1000 at node 2): confirm.'), summary.open_questions.join('\n'));
+});
+
 test('rules: a stride the budget cannot pay for falls back to the protocol step', async () => {
   const b = new StudyBuilder({ iterations: 24, slots: 1, maxTrialMinutes: 10 });
   b.batch([{}]);

@@ -136,12 +136,12 @@ test('renderAll writes every file, then nothing when nothing changed; block snap
 });
 
 test('memory.md has the regime table row of each closed block and real observations', async () => {
-  const state = await simulated(16, 8);
+  const state = await simulated(24, 8);
   const memory = renderMemory(state);
   const rows = memory.split('\n').filter((l) => /^\| \d+ \|/.test(l));
-  assert.equal(rows.length, 2);
+  assert.equal(rows.length, 3);
   assert.match(memory, /### Established Principles\n- /);
-  assert.match(memory, /### Iterations This Block\n- Iter 9 \(/);
+  assert.match(memory, /### Iterations This Block\n- Iter 17 \(/);
   assert.match(memory, /mean dR2 [+-]\d\.\d{4} over \d+ trials?/);
 });
 

@@ -7,6 +7,7 @@
 import type { ExplorableKey } from '../../config/search-space.js';
 import { EXPLORABLE_KEYS } from '../../config/search-space.js';
 import type { StudyNode, StudyState } from '../state.js';
+import { tenth } from '../rungs.js';
 import { scoreValue } from '../tree.js';
 import { direction, type Direction } from './moves.js';
 
@@ -20,9 +21,24 @@ export interface Change {
 export interface Edge {
   parent: StudyNode;
   child: StudyNode;
-  /** Child's scored R² minus the parent's. */
+  /**
+   * Child's scored R² minus the parent's. A pruned child's R² is that of part
+   * of its steps, so it is set against the parent's at the same tenth of its
+   * steps where the parent was evaluated there (`atStop`).
+   */
   delta: number;
+  /** For a pruned child: whether the delta compares the two at the same tenth of their steps. */
+  atStop?: boolean;
   changes: Change[];
+}
+
+/** The parent's R² at the tenth of its steps the pruned `child` stopped at, if it was evaluated there. */
+function parentAtStop(parent: StudyNode, child: StudyNode): number | undefined {
+  if (child.pruned === undefined) return undefined;
+  const k = tenth(child.pruned.step, child.inr.inr_total_steps);
+  const at = parent.evaluations.filter((x) => tenth(x.step, parent.inr.inr_total_steps) === k);
+  const r2 = at[at.length - 1]?.r2;
+  return r2 !== undefined && Number.isFinite(r2) ? r2 : undefined;
 }
 
 export function changesBetween(parent: StudyNode, child: StudyNode): Change[] {
@@ -41,7 +57,8 @@ export function edgesOf(state: StudyState, include: (child: StudyNode) => boolea
     if (c === undefined || p === undefined) continue;
     const changes = changesBetween(parent, child);
     if (changes.length === 0) continue;
-    out.push({ parent, child, delta: c - p, changes });
+    const before = parentAtStop(parent, child);
+    out.push(before === undefined ? { parent, child, delta: c - p, changes } : { parent, child, delta: c - before, atStop: true, changes });
   }
   return out;
 }
@@ -59,6 +76,8 @@ export interface MoveStat {
   worse: number;
   /** Child node ids. */
   nodes: number[];
+  /** The R² change of the latest edge whose child trained to its end or was compared at its stop (`Edge.atStop`); 0 if none. */
+  last: number;
 }
 
 export function statId(key: ExplorableKey, dir: Direction): string {
@@ -72,8 +91,9 @@ export function moveStats(edges: readonly Edge[], singleOnly = true): Map<string
     if (singleOnly && e.changes.length !== 1) continue;
     for (const ch of e.changes) {
       const id = statId(ch.key, ch.dir);
-      const s = out.get(id) ?? { key: ch.key, dir: ch.dir, n: 0, mean: 0, better: 0, worse: 0, nodes: [] };
+      const s = out.get(id) ?? { key: ch.key, dir: ch.dir, n: 0, mean: 0, better: 0, worse: 0, nodes: [], last: 0 };
       s.mean = (s.mean * s.n + e.delta) / (s.n + 1);
+      if (e.child.pruned === undefined || e.atStop) s.last = e.delta;
       s.n += 1;
       if (e.delta > NO_EFFECT) s.better += 1;
       if (e.delta < -NO_EFFECT) s.worse += 1;

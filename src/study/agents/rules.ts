@@ -8,11 +8,11 @@
  * - failure-probe: when the latest 3+ done trials all have R² >= 0.95, one
  *   slot of the batch pushes one parameter to an end of its range (the end the
  *   data favours; parameters taken in turn) to find where R² breaks;
- * - exploit (default): the protocol move with the best expected gain: the
- *   mean R² change of that move on earlier single-parameter edges, or a small
- *   prior for untried moves (lr, omega first; periods last, as the protocol
- *   warns); moves that would break the budget are skipped; the first slot
- *   combines the two best moves that have each improved R² (a 2-parameter mutation);
+ * - exploit (default): the protocol move with the best expected gain
+ *   (`expectedGain`: the move's mean R² change alone, its latest loss, a
+ *   small prior, or half its opposite's latest loss); moves that would break
+ *   the budget are skipped; the first slot combines the two best moves that
+ *   each expect a gain (a 2-parameter mutation), unless that pair lost before;
  * - stride: a move that gained R² >= STRIDE_GAIN on the step into the parent
  *   is taken at twice that step (up to MAX_STRIDE times the protocol's);
  * - switch-param: a parameter already changed 4+ times along the parent's
@@ -37,8 +37,8 @@ import { blockNodes, isDone, planNextBatch, type StudyNode, type StudyState } fr
 import { bestNode, planParents, puctScores, scoreValue, scoringBlock } from '../tree.js';
 import { configBrief, e3, f1, f4, f6, signed } from '../render/text.js';
 import type { Agent, AgentNotes, AnalyseContext, BlockSummary, CloseBlockContext, Proposal, ProposeContext } from './agent.js';
-import { NO_EFFECT, changesBetween, edgesOf, highStreak, lineageCounts, moveStats, statId, type MoveStat } from './effects.js';
-import { ALL_MOVES, applyMove, describeChange, inferLabel, moveLabel, type Move } from './moves.js';
+import { NO_EFFECT, changesBetween, edgesOf, highStreak, lineageCounts, moveStats, statId, type Change, type Edge, type MoveStat } from './effects.js';
+import { ALL_MOVES, applyMove, describeChange, inferLabel, moveLabel, type Direction, type Move } from './moves.js';
 
 export const FAILURE_PROBE_STREAK = 3;
 export const FAILURE_PROBE_R2 = 0.95;
@@ -103,7 +103,11 @@ function findMove(key: ExplorableKey, label: string): Move {
 interface Candidate {
   move: Move;
   to: number;
+  /** The ranking: the expected gain, budget bonuses and a tie-breaking jitter. */
   score: number;
+  /** The expected R² gain (`expectedGain`) and what it rests on. */
+  gain: number;
+  why: string;
   stat?: MoveStat;
   /** The multiple of the protocol's step (1, 2 or 4). */
   stride: number;
@@ -125,7 +129,7 @@ function stride(state: StudyState, parent: StudyNode, move: Move): number {
   const before = scoreValue(up);
   const after = scoreValue(parent);
   if (before === undefined || after === undefined || after - before < STRIDE_GAIN) return 1;
-  const [change, ...more] = changesBetween(up, parent);
+  const [change, ...more] = chosenChanges(up, parent, state.settings.max_trial_minutes);
   if (change === undefined || more.length > 0 || change.key !== move.key || change.dir !== move.dir) return 1;
   // Steps have two sizes each way (x1.5, x2): which one a stride doubles would be a guess.
   if (ALL_MOVES.filter((m) => m.key === move.key && m.dir === move.dir).length > 1) return 1;
@@ -162,7 +166,9 @@ export function proposeRules(ctx: ProposeContext): Proposal[] {
   const free = (inr: InrConfig): boolean => findDuplicate(inr, safetyContext(state, pending)) === undefined;
   if (!state.nodes.some(isDone)) return startConfigs(ctx, pending, free);
 
-  const stats = moveStats(edgesOf(state));
+  const edges = measuredEdges(state);
+  const stats = moveStats(edges);
+  const pairs = pairMeans(edges);
   const usedKeys = new Set<ExplorableKey>();
   const usedMoves = new Set<string>();
   const streak = highStreak(state, FAILURE_PROBE_R2);
@@ -180,7 +186,7 @@ export function proposeRules(ctx: ProposeContext): Proposal[] {
         proposal = failureProbe(ctx, parent, stats, usedKeys, probesBefore, streak, free);
         if (proposal) probed = true;
       }
-      proposal ??= exploit(ctx, parent, stats, usedKeys, usedMoves, slot === 0 && out.length === 0, free);
+      proposal ??= exploit(ctx, parent, stats, pairs, usedKeys, usedMoves, slot === 0 && out.length === 0, free);
       if (proposal) break;
     }
     proposal ??= randomRoot(ctx, free);
@@ -233,10 +239,57 @@ function budgetBound(node: StudyNode, budgetMinutes: number): boolean {
   return m !== undefined && (overBudget(m, budgetMinutes) || m.training_time_min >= BUDGET_BOUND_SHARE * budgetMinutes);
 }
 
+/** The protocol's factors for steps (x1.5, x2, /1.5, /2). */
+const STEPS_FACTORS = ALL_MOVES.filter((m) => m.key === 'inr_total_steps').map((m) => m.by);
+
 /**
- * Moves scored from the parent: the measured mean R² change, or the untried
- * prior. Costly moves predicted over budget are left out. When the budget
- * bounds the parent (stopped by it, or it ran most of it), cheaper moves
+ * The changes from `up` to `node` that the agent chose. When the budget bounds
+ * either trial, a change of steps beside another change by no protocol factor
+ * is the budget's: fitted to it, or the steps a cheaper move's freed budget
+ * buys (the refill `withRefill` adds). Counted as a second parameter, it would
+ * keep every move under a tight budget from ever being measured alone: the
+ * move would stay "untried" and keep its prior, and no stride could follow a
+ * gain.
+ */
+function chosenChanges(up: StudyNode, node: StudyNode, budgetMinutes: number): Change[] {
+  const changes = changesBetween(up, node);
+  if (changes.length < 2 || !(budgetBound(up, budgetMinutes) || budgetBound(node, budgetMinutes))) return changes;
+  const budgets = (c: Change): boolean => c.key === 'inr_total_steps' && !STEPS_FACTORS.some((f) => Math.abs(c.to / c.from / f - 1) < 0.01);
+  return changes.filter((c) => !budgets(c));
+}
+
+/** The study's edges, each with the changes the agent chose (`chosenChanges`). */
+function measuredEdges(state: StudyState): Edge[] {
+  const budget = state.settings.max_trial_minutes;
+  return edgesOf(state).map((e) => ({ ...e, changes: chosenChanges(e.parent, e.child, budget) }));
+}
+
+/**
+ * The expected gain of a move and why: its mean R² change over its earlier
+ * single-parameter edges, unless its latest trial lost R², which then stands
+ * (gains far from a good region are large, and a mean over the whole study
+ * would keep proposing a move the region the walk has reached no longer
+ * rewards). A move not yet made alone gets its prior, or, when the opposite
+ * move's latest trial lost R², half that loss, as a compass search turns
+ * round after a failed step; its own result replaces the estimate after one
+ * trial.
+ */
+function expectedGain(id: string, stat: MoveStat | undefined, opposite: MoveStat | undefined): { gain: number; why: string } {
+  if (stat !== undefined) {
+    if (stat.last < -NO_EFFECT) return { gain: stat.last, why: stat.n === 1 ? statText(stat) : `${statText(stat)}, the latest ${signed(stat.last)}` };
+    return { gain: stat.mean, why: statText(stat) };
+  }
+  const prior = UNTRIED_PRIOR[id] ?? 0;
+  if (opposite !== undefined && opposite.last < -NO_EFFECT && -opposite.last / 2 > prior) {
+    return { gain: -opposite.last / 2, why: `untried move; the opposite move's latest trial lost ${signed(opposite.last)}` };
+  }
+  return { gain: prior, why: statText(undefined) };
+}
+
+/**
+ * Moves scored from the parent by their expected gain. Costly moves
+ * predicted over budget are left out. When the budget bounds the parent
+ * (stopped by it, or it ran most of it), cheaper moves
  * gain: a move that costs nothing more gets the bonus once its parent is
  * over, and a move that makes each step cheaper gets it whenever the parent
  * is bound, since the fitted steps then grow.
@@ -258,35 +311,60 @@ function candidates(ctx: ProposeContext, parent: StudyNode, stats: Map<string, M
     if (found === undefined) continue;
     const { move, to, times } = found;
     const stat = stats.get(id);
-    let score = stat ? stat.mean : (UNTRIED_PRIOR[id] ?? 0);
+    const { gain, why } = expectedGain(id, stat, stats.get(statId(protocolMove.key, protocolMove.dir === 'up' ? 'down' : 'up')));
+    let score = gain;
     if (!COSTLY.has(id) && parentOver) score += BUDGET_BONUS;
     if (bound && CHEAPER.has(id)) score += BUDGET_BONUS;
     // A tiny seeded jitter breaks ties, so the seed matters and the order is still reproducible.
     score += 1e-9 * ctx.rng.uniform();
-    out.push({ move, to, score, stat, stride: times });
+    out.push({ move, to, score, gain, why, stat, stride: times });
   }
   // Equal scores keep the protocol's move order (the table's order), jitter aside.
   return out.sort((a, b) => b.score - a.score);
 }
 
 /**
- * For a move that makes each step cheaper from a parent the budget bounds:
- * the steps the budget then buys (up to the base config's, within the search
- * range), when clearly more than the parent's. Without them the cheaper trial
- * would train the parent's fitted steps and only finish sooner.
+ * The changes for `picks` from `parent`, plus the steps the budget then buys
+ * when one of them makes each step cheaper and the budget bounds the parent
+ * (up to the base config's steps, within the search range, and only when
+ * clearly more than the parent's). Without them the cheaper trial would train
+ * the parent's fitted steps and only finish sooner.
  */
-function refilledSteps(ctx: ProposeContext, parent: StudyNode, c: Candidate): number | undefined {
-  if (!CHEAPER.has(statId(c.move.key, c.move.dir)) || !budgetBound(parent, ctx.budgetMinutes)) return undefined;
+function withRefill(ctx: ProposeContext, parent: StudyNode, picks: Candidate[], free: (inr: InrConfig) => boolean): { changes: ChangeSpec[]; refilled: boolean } {
+  const changes: ChangeSpec[] = picks.map((c) => ({ key: c.move.key, to: c.to, move: c.move }));
+  const child = { ...parent.inr };
+  for (const c of picks) child[c.move.key] = c.to;
+  const cheaper = picks.some((c) => CHEAPER.has(statId(c.move.key, c.move.dir)));
+  if (!cheaper || picks.some((c) => c.move.key === 'inr_total_steps') || !budgetBound(parent, ctx.budgetMinutes)) return { changes, refilled: false };
   const range = ctx.space.inr_total_steps;
   const want = Math.min(range.max, Math.max(ctx.base.inr.inr_total_steps, parent.inr.inr_total_steps));
-  const fit = fitToBudget({ ...parent.inr, [c.move.key]: c.to, inr_total_steps: want }, '', ctx.cost, ctx.budgetMinutes, ctx.space);
-  const steps = fit.inr.inr_total_steps;
-  return steps >= 1.1 * parent.inr.inr_total_steps ? steps : undefined;
+  const steps = fitToBudget({ ...child, inr_total_steps: want }, '', ctx.cost, ctx.budgetMinutes, ctx.space).inr.inr_total_steps;
+  if (steps < 1.1 * parent.inr.inr_total_steps || !free({ ...child, inr_total_steps: steps })) return { changes, refilled: false };
+  return { changes: [...changes, { key: 'inr_total_steps', to: steps, label: 'to the budget' }], refilled: true };
+}
+
+const REFILL_TEXT = '; the budget bounds the parent, so the cheaper steps buy more of them';
+
+/** The two moves of a two-parameter mutation, in either order. */
+function pairId(moves: readonly { key: ExplorableKey; dir: Direction }[]): string {
+  return moves.map((m) => statId(m.key, m.dir)).sort().join(' + ');
+}
+
+/** The mean R² change of every pair of moves made together (two-parameter edges). */
+function pairMeans(edges: readonly Edge[]): Map<string, number> {
+  const sums = new Map<string, { n: number; sum: number }>();
+  for (const e of edges) {
+    if (e.changes.length !== 2) continue;
+    const id = pairId(e.changes);
+    const s = sums.get(id) ?? { n: 0, sum: 0 };
+    sums.set(id, { n: s.n + 1, sum: s.sum + e.delta });
+  }
+  return new Map([...sums].map(([id, s]) => [id, s.sum / s.n]));
 }
 
 function exploit(
-  ctx: ProposeContext, parent: StudyNode, stats: Map<string, MoveStat>, usedKeys: Set<ExplorableKey>, usedMoves: Set<string>,
-  first: boolean, free: (inr: InrConfig) => boolean,
+  ctx: ProposeContext, parent: StudyNode, stats: Map<string, MoveStat>, pairs: Map<string, number>, usedKeys: Set<ExplorableKey>,
+  usedMoves: Set<string>, first: boolean, free: (inr: InrConfig) => boolean,
 ): Built | undefined {
   const counts = lineageCounts(ctx.state, parent.id);
   const exhausted = (k: ExplorableKey): boolean => (counts.get(k) ?? 0) >= SWITCH_PARAM_COUNT;
@@ -297,16 +375,14 @@ function exploit(
 
   // Two moves that each improved R² before, combined (the protocol allows 1-2 parameters).
   if (first) {
-    const good = ranked.filter((c) => c.stat !== undefined && c.stat.mean > 0 && !exhausted(c.move.key) && !usedKeys.has(c.move.key));
+    const good = ranked.filter((c) => c.stat !== undefined && c.gain > 0 && !exhausted(c.move.key) && !usedKeys.has(c.move.key));
     const a = good[0];
-    const b = good.find((c) => c.move.key !== a?.move.key);
-    if (a && b) {
-      const full = { ...parent.inr, [a.move.key]: a.to, [b.move.key]: b.to };
-      if (free(full)) {
-        return build(parent, parent.inr, [
-          { key: a.move.key, to: a.to, move: a.move }, { key: b.move.key, to: b.to, move: b.move },
-        ], 'exploit', prefix, ` (both improved R2 before: ${signed(a.stat!.mean)} and ${signed(b.stat!.mean)}; parent R2=${f6(r2)})`);
-      }
+    // A pair made together before and no better for it is not made again; each move alone still can be.
+    const b = a && good.find((c) => c.move.key !== a.move.key && (pairs.get(pairId([a.move, c.move])) ?? Infinity) > NO_EFFECT);
+    if (a && b && free({ ...parent.inr, [a.move.key]: a.to, [b.move.key]: b.to })) {
+      const { changes, refilled } = withRefill(ctx, parent, [a, b], free);
+      return build(parent, parent.inr, changes, 'exploit', prefix,
+        ` (both improved R2 before: ${signed(a.gain)} and ${signed(b.gain)}; parent R2=${f6(r2)}${refilled ? REFILL_TEXT : ''})`);
     }
   }
 
@@ -322,16 +398,12 @@ function exploit(
     if (!pick) continue;
     const switched = wouldPick !== undefined && exhausted(wouldPick.move.key) && !exhausted(pick.move.key);
     const strategy: Strategy = switched ? 'switch-param' : 'exploit';
-    const changes: ChangeSpec[] = [{ key: pick.move.key, to: pick.to, move: pick.move }];
-    const steps = refilledSteps(ctx, parent, pick);
-    const refill = steps !== undefined && free({ ...parent.inr, [pick.move.key]: pick.to, inr_total_steps: steps });
-    if (refill) changes.push({ key: 'inr_total_steps', to: steps, label: 'to the budget' });
+    const { changes, refilled } = withRefill(ctx, parent, [pick], free);
     const because = switched
-      ? `switch-param: ${wouldPick.move.key} already changed ${counts.get(wouldPick.move.key)} times on this lineage; ${statText(pick.stat)}`
-      : `${statText(pick.stat)}; parent R2=${f6(r2)}`;
+      ? `switch-param: ${wouldPick.move.key} already changed ${counts.get(wouldPick.move.key)} times on this lineage; ${pick.why}`
+      : `${pick.why}; parent R2=${f6(r2)}`;
     const grown = pick.stride > 1 ? `; ${pick.stride}x the protocol's step: the same move gained ${signed(STRIDE_GAIN)} or more into the parent` : '';
-    const why = ` (${because}${grown}${refill ? '; the budget bounds the parent, so the cheaper steps buy more of them' : ''})`;
-    return build(parent, parent.inr, changes, strategy, prefix, why);
+    return build(parent, parent.inr, changes, strategy, prefix, ` (${because}${grown}${refilled ? REFILL_TEXT : ''})`);
   }
   return undefined;
 }
@@ -492,7 +564,7 @@ export function analyseRules(ctx: AnalyseContext, opts: { rootProposals?: boolea
   });
   const blockEdges = edgesOf(state, (c) => c.block === batch.block);
   const blockStats = [...moveStats(blockEdges, false).values()].sort((a, b) => Math.abs(b.mean) - Math.abs(a.mean));
-  const allStats = [...moveStats(edgesOf(state)).values()];
+  const allStats = [...moveStats(measuredEdges(state)).values()];
   const topMove = allStats.filter((s) => s.mean > 0).sort((a, b) => b.mean - a.mean)[0];
   const hyp: string[] = [];
   if (best) hyp.push(`Best so far: node ${best.id} (R2=${f6(best.metrics!.final_r2)}; ${configBrief(best.inr)}).`);
@@ -536,7 +608,7 @@ export function closeBlockRules(ctx: CloseBlockContext): BlockSummary {
       : best ? `no clear effect of any move; best regime ${configBrief(best.inr)}` : 'no result';
 
   // Principles and open questions from every single-parameter edge of the study so far.
-  const all = [...moveStats(edgesOf(state)).values()].sort((a, b) => b.n - a.n || Math.abs(b.mean) - Math.abs(a.mean));
+  const all = [...moveStats(measuredEdges(state)).values()].sort((a, b) => b.n - a.n || Math.abs(b.mean) - Math.abs(a.mean));
   const principles: string[] = [];
   const open: string[] = [];
   for (const s of all) {
