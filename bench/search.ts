@@ -7,7 +7,7 @@
  * another benchmark.
  *
  *   npm run bench:search [-- --seeds 20] [-- --iterations 48] [-- --agents rules,tpe,random,hybrid] [-- --figure FILE.svg]
- *   npm run bench:search -- --real [--seeds 0,1,2] [--agents rules,rules+asha,tpe,hybrid] [--problems default,tight,poor-base] [--keep DIR]
+ *   npm run bench:search -- --real [--seeds 0,1,2] [--agents rules,rules+asha,tpe,hybrid] [--problems default,tight,poor-base] [--keep DIR] [--tight-minutes M]
  *     the Quick start's problem (dicty-small, 8 trials in batches of 2, 2-min
  *     budget; tight: half the minutes the base config trains here; poor-base: base omega 1) as real
  *     studies (`inrscape study run`), each agent with the pruner after its +, beside the anchor:
@@ -169,9 +169,9 @@ function baseTrainMinutes(yaml: string, dataset: string, root: string, env: Node
 }
 
 /** The real problems: the Quick start's study, with a budget its base config does not fit, or with a poor base omega. */
-const REAL_PROBLEMS: Record<string, (yaml: string, baseMinutes: () => number) => string> = {
+const REAL_PROBLEMS: Record<string, (yaml: string, tightMinutes: () => number) => string> = {
   default: (y) => y,
-  tight: (y, baseMinutes) => y.replace('max_trial_minutes: 2', `max_trial_minutes: ${(baseMinutes() / 2).toPrecision(2)}`),
+  tight: (y, tightMinutes) => y.replace('max_trial_minutes: 2', `max_trial_minutes: ${tightMinutes().toPrecision(2)}`),
   'poor-base': (y) => y.replace('omega_inr: 10.0', 'omega_inr: 1.0'),
 };
 
@@ -194,7 +194,10 @@ async function real(): Promise<void> {
     for (const problem of problems) {
       const change = REAL_PROBLEMS[problem];
       if (change === undefined) throw new Error(`--problems: ${problem} is none of ${Object.keys(REAL_PROBLEMS).join(', ')}`);
-      const yaml = change(DEFAULT_STUDY_YAML, () => baseTrainMinutes(DEFAULT_STUDY_YAML, dataset, root, env));
+      // --tight-minutes M pins tight's budget, so that two checkouts compare on the same one.
+      const pinned = option('--tight-minutes', '');
+      if (pinned !== '' && !(Number(pinned) > 0)) throw new Error(`--tight-minutes: ${pinned} is not a number of minutes > 0`);
+      const yaml = change(DEFAULT_STUDY_YAML, () => (pinned !== '' ? Number(pinned) : baseTrainMinutes(DEFAULT_STUDY_YAML, dataset, root, env) / 2));
       const { config } = parseConfig(yaml, `the ${problem} study`);
       console.log(`\n${problem} (budget ${config.study.max_trial_minutes} min, base omega ${config.inr.omega_inr})`);
       // "to 0.99": the trial whose result first brought the best R2 there, and the trial-minutes spent until then.

@@ -174,6 +174,18 @@ test('rules: a cheaper move refilled with the steps the budget buys is measured 
   assert.ok(summary.open_questions.includes('hidden_dim_inr down: one trial only (-0.1000 at node 2): confirm.'), summary.open_questions.join('\n'));
 });
 
+test('rules: a move that makes each step cheaper takes no stride, since the steps its freed budget buys stop at the base config\'s', async () => {
+  const b = new StudyBuilder({ iterations: 24, slots: 1, maxTrialMinutes: 60, ucbC: 0 });
+  b.batch([{ inr: { inr_total_steps: 185000 } }]);
+  b.finish(1, { final_r2: 0.8, training_time_min: 59 });
+  b.batch([{ parent: 1, inr: { inr_batch_size: 4, inr_total_steps: 379000 } }]);
+  b.finish(2, { final_r2: 0.85, training_time_min: 59 }).settle();
+  const [p] = await new RulesAgent().propose(proposeCtx(b.state));
+  assert.equal(p.parent, 2);
+  assert.equal((p.inr as Partial<InrConfig>).inr_batch_size, 2, 'batch /2 gained 0.05 with its refill: /2 again, not /4');
+  assert.match(p.mutation, /^inr_batch_size 4 -> 2 \(\/2\); inr_total_steps 379000 -> 500000 \(to the budget\) \(mean dR2 \+0\.0500 over 1 earlier trial;/);
+});
+
 test('rules: a stride the budget cannot pay for falls back to the protocol step', async () => {
   const b = new StudyBuilder({ iterations: 24, slots: 1, maxTrialMinutes: 10 });
   b.batch([{}]);

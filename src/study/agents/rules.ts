@@ -133,6 +133,9 @@ function stride(state: StudyState, parent: StudyNode, move: Move): number {
   if (change === undefined || more.length > 0 || change.key !== move.key || change.dir !== move.dir) return 1;
   // Steps have two sizes each way (x1.5, x2): which one a stride doubles would be a guess.
   if (ALL_MOVES.filter((m) => m.key === move.key && m.dir === move.dir).length > 1) return 1;
+  // Nor do cheaper steps: under a budget they gain by the steps the freed time buys, which stop at
+  // the base config's, so twice the cut (batch /4) would train as many steps on less.
+  if (CHEAPER.has(statId(move.key, move.dir))) return 1;
   const steps = move.op === 'add' ? (change.to - change.from) / move.by : Math.log(change.to / change.from) / Math.log(move.by);
   return Math.min(MAX_STRIDE, 2 * 2 ** Math.round(Math.log2(Math.max(1, steps))));
 }
