@@ -184,6 +184,9 @@ async function real(): Promise<void> {
   // An agent, agent+pruner (rules+asha), or optuna (the anchor).
   const realAgents = option('--agents', 'rules,tpe,hybrid,optuna').split(',');
   const problems = option('--problems', 'default').split(',');
+  // --tight-minutes M pins tight's budget, so that two checkouts compare on the same one.
+  const pinned = option('--tight-minutes', '');
+  if (pinned !== '' && !(Number(pinned) > 0)) throw new Error(`--tight-minutes: ${pinned} is not a number of minutes > 0`);
   const cache = process.env.INRSCAPE_CACHE ?? join(process.cwd(), '.inrscape', 'datasets');
   const env = { ...process.env, INRSCAPE_CACHE: cache };
   const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? '';
@@ -194,9 +197,6 @@ async function real(): Promise<void> {
     for (const problem of problems) {
       const change = REAL_PROBLEMS[problem];
       if (change === undefined) throw new Error(`--problems: ${problem} is none of ${Object.keys(REAL_PROBLEMS).join(', ')}`);
-      // --tight-minutes M pins tight's budget, so that two checkouts compare on the same one.
-      const pinned = option('--tight-minutes', '');
-      if (pinned !== '' && !(Number(pinned) > 0)) throw new Error(`--tight-minutes: ${pinned} is not a number of minutes > 0`);
       const yaml = change(DEFAULT_STUDY_YAML, () => (pinned !== '' ? Number(pinned) : baseTrainMinutes(DEFAULT_STUDY_YAML, dataset, root, env) / 2));
       const { config } = parseConfig(yaml, `the ${problem} study`);
       console.log(`\n${problem} (budget ${config.study.max_trial_minutes} min, base omega ${config.inr.omega_inr})`);

@@ -34,14 +34,19 @@ export function rungTenths(p: Pick<PruningSettings, 'min_rung' | 'reduction_fact
   return out;
 }
 
+/** The R² of `node`'s latest evaluation at tenth `k` of its steps, if it was evaluated there. */
+export function r2AtTenth(node: StudyNode, k: number): number | undefined {
+  const at = node.evaluations.filter((x) => tenth(x.step, node.inr.inr_total_steps) === k);
+  return at[at.length - 1]?.r2;
+}
+
 /** Each node of `block` with an evaluation at tenth `k` (its latest there), and the R² it had. */
 export function valuesAt(state: StudyState, block: number, k: number): { node: number; r2: number }[] {
   const out: { node: number; r2: number }[] = [];
   for (const n of state.nodes) {
     if (n.block !== block) continue;
-    const at = n.evaluations.filter((x) => tenth(x.step, n.inr.inr_total_steps) === k);
-    const last = at[at.length - 1];
-    if (last !== undefined) out.push({ node: n.id, r2: last.r2 });
+    const r2 = r2AtTenth(n, k);
+    if (r2 !== undefined) out.push({ node: n.id, r2 });
   }
   return out;
 }

@@ -7,7 +7,7 @@
 import type { ExplorableKey } from '../../config/search-space.js';
 import { EXPLORABLE_KEYS } from '../../config/search-space.js';
 import type { StudyNode, StudyState } from '../state.js';
-import { tenth } from '../rungs.js';
+import { r2AtTenth, tenth } from '../rungs.js';
 import { scoreValue } from '../tree.js';
 import { direction, type Direction } from './moves.js';
 
@@ -35,9 +35,7 @@ export interface Edge {
 /** The parent's R² at the tenth of its steps the pruned `child` stopped at, if it was evaluated there. */
 function parentAtStop(parent: StudyNode, child: StudyNode): number | undefined {
   if (child.pruned === undefined) return undefined;
-  const k = tenth(child.pruned.step, child.inr.inr_total_steps);
-  const at = parent.evaluations.filter((x) => tenth(x.step, parent.inr.inr_total_steps) === k);
-  const r2 = at[at.length - 1]?.r2;
+  const r2 = r2AtTenth(parent, tenth(child.pruned.step, child.inr.inr_total_steps));
   return r2 !== undefined && Number.isFinite(r2) ? r2 : undefined;
 }
 

@@ -119,25 +119,33 @@ function statText(s: MoveStat | undefined): string {
 }
 
 /**
- * The stride of `move` from `parent`: 1, or twice the stride of the step that
- * made the parent when that step was the same single move and it gained at
- * least STRIDE_GAIN.
+ * The single move that made `parent`, when it gained at least STRIDE_GAIN,
+ * and the stride the same move takes next: twice that step's multiple of the
+ * protocol's, up to MAX_STRIDE.
  */
-function stride(state: StudyState, parent: StudyNode, move: Move): number {
-  if (parent.parent === null) return 1;
+function winningStep(state: StudyState, parent: StudyNode): { key: ExplorableKey; dir: Direction; stride: number } | undefined {
+  if (parent.parent === null) return undefined;
   const up = state.nodes[parent.parent - 1];
   const before = scoreValue(up);
   const after = scoreValue(parent);
-  if (before === undefined || after === undefined || after - before < STRIDE_GAIN) return 1;
+  if (before === undefined || after === undefined || after - before < STRIDE_GAIN) return undefined;
   const [change, ...more] = chosenChanges(up, parent, state.settings.max_trial_minutes);
-  if (change === undefined || more.length > 0 || change.key !== move.key || change.dir !== move.dir) return 1;
+  if (change === undefined || more.length > 0) return undefined;
+  const move = ALL_MOVES.find((m) => m.key === change.key && m.dir === change.dir);
+  if (move === undefined) return undefined;
+  const steps = move.op === 'add' ? (change.to - change.from) / move.by : Math.log(change.to / change.from) / Math.log(move.by);
+  return { key: change.key, dir: change.dir, stride: Math.min(MAX_STRIDE, 2 * 2 ** Math.round(Math.log2(Math.max(1, steps)))) };
+}
+
+/** The stride of `move` after `won` (the parent's `winningStep`): 1 unless it is the same move. */
+function stride(won: ReturnType<typeof winningStep>, move: Move): number {
+  if (won === undefined || won.key !== move.key || won.dir !== move.dir) return 1;
   // Steps have two sizes each way (x1.5, x2): which one a stride doubles would be a guess.
   if (ALL_MOVES.filter((m) => m.key === move.key && m.dir === move.dir).length > 1) return 1;
   // Nor do cheaper steps: under a budget they gain by the steps the freed time buys, which stop at
   // the base config's, so twice the cut (batch /4) would train as many steps on less.
   if (CHEAPER.has(statId(move.key, move.dir))) return 1;
-  const steps = move.op === 'add' ? (change.to - change.from) / move.by : Math.log(change.to / change.from) / Math.log(move.by);
-  return Math.min(MAX_STRIDE, 2 * 2 ** Math.round(Math.log2(Math.max(1, steps))));
+  return won.stride;
 }
 
 function strided(move: Move, times: number): Move {
@@ -300,13 +308,14 @@ function expectedGain(id: string, stat: MoveStat | undefined, opposite: MoveStat
 function candidates(ctx: ProposeContext, parent: StudyNode, stats: Map<string, MoveStat>): Candidate[] {
   const parentOver = parent.metrics !== undefined && overBudget(parent.metrics, ctx.budgetMinutes);
   const bound = budgetBound(parent, ctx.budgetMinutes);
+  const won = winningStep(ctx.state, parent);
   const out: Candidate[] = [];
   for (const protocolMove of ALL_MOVES) {
     const id = statId(protocolMove.key, protocolMove.dir);
     const affordable = (to: number): boolean => !COSTLY.has(id) || ctx.cost.predictMinutes({ ...parent.inr, [protocolMove.key]: to }) <= ctx.budgetMinutes * BUDGET_MARGIN;
     // A stride the budget cannot pay for falls back to smaller ones, down to the protocol's step.
     let found: { move: Move; to: number; times: number } | undefined;
-    for (let times = stride(ctx.state, parent, protocolMove); times >= 1 && found === undefined; times /= 2) {
+    for (let times = stride(won, protocolMove); times >= 1 && found === undefined; times /= 2) {
       const move = strided(protocolMove, times);
       const to = applyMove(parent.inr[move.key], move, ctx.space[move.key]);
       if (to !== undefined && affordable(to)) found = { move, to, times };
