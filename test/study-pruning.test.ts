@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../src/config/schema.js';
 import type { EvaluationRecord } from '../src/exec/trial-files.js';
 import { createAgent } from '../src/study/agents/index.js';
+import { costSamples } from '../src/study/advance.js';
 import { StudyBuilder } from '../src/study/builder.js';
 import { studyCreatedEvent } from '../src/study/create.js';
 import { exportCsv } from '../src/study/export.js';
@@ -78,6 +79,7 @@ test('a simulated study with the median pruner: pruned trials are finished with 
     assert.ok(n.evaluations.every((e) => e.step <= event.metrics.steps_done), 'no evaluation after the stop');
   }
   assert.equal(bestNode(state)?.pruned, undefined);
+  assert.equal(costSamples(state).filter((s) => s.pruned === true).length, pruned.length, 'the cost model counts no final evaluation for them');
   const files = renderFiles(state);
   const analysis = files.get('analysis.md')!;
   for (const n of pruned) {

@@ -46,6 +46,7 @@ export function costSamples(state: StudyState): CostSample[] {
       inr: n.inr, minutes: n.metrics!.training_time_min,
       ...(n.metrics!.time_limited !== undefined ? { time_limited: n.metrics!.time_limited } : {}),
       ...(n.metrics!.steps_done !== undefined ? { steps_done: n.metrics!.steps_done } : {}),
+      ...(n.pruned !== undefined ? { pruned: true } : {}),
     }));
 }
 

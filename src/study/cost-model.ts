@@ -3,11 +3,15 @@
  *
  * Work of a trial, in FLOPs (docs/reference.md, Cost of the default workload):
  *
- *   work = fpp(hidden, layers) * (steps * batch * cells + EVALS * frames * cells / 3)
+ *   work = fpp(hidden, layers) * (steps * batch * cells + evaluations * frames * cells / 3)
  *
  * where fpp = 6 * (4h + layers*h^2 + 3h) is forward plus backward per point and
  * step, and the second term is the evaluations over all frames (forward only,
- * a third of fpp): one every total_steps/10 steps and the final one. The model is
+ * a third of fpp): one every floor(total_steps/10) steps below the end, and
+ * the final one. A trial the pruner stopped ran only the evaluations up to its
+ * stop and no final one; counting all of them would make the short, stopped
+ * trials look fast and pull the fitted rate up (on a budget of seconds, where
+ * the evaluations are most of a short trial's work, by 3x). The model is
  *
  *   minutes = overhead + work / flopsPerMinute
  *
@@ -30,15 +34,31 @@ export interface Workload {
   frames: number;
 }
 
-/** Progress evaluations (every total_steps/10) plus the final one. */
-export const EVALUATIONS = 11;
+/**
+ * The evaluations a trial of `total` steps has run after `steps` of them: one
+ * every max(1, floor(total/10)) steps before the end (the trainer's schedule),
+ * and the final one when `final` (a trial that ran to its end or to the budget
+ * evaluates once more; one the pruner stopped does not).
+ */
+export function evaluationsRun(total: number, steps: number, final: boolean): number {
+  const every = Math.max(1, Math.floor(total / 10));
+  return Math.floor(Math.max(0, Math.min(steps, total - 1)) / every) + (final ? 1 : 0);
+}
 export const DEFAULT_PRIOR_FLOPS_PER_SECOND = 1e10;
 /** Proposals are scaled to this share of the budget, to leave room for the model's error. */
 export const BUDGET_MARGIN = 0.9;
 
-export function trialFlops(inr: Pick<InrConfig, 'hidden_dim_inr' | 'n_layers_inr' | 'inr_batch_size' | 'inr_total_steps'>, workload: Workload, steps = inr.inr_total_steps): number {
+/**
+ * A trial's work: `steps` training steps (default all) and `evaluations`
+ * (default those of the whole trial, so that the fixed part does not move when
+ * the budget scales the steps).
+ */
+export function trialFlops(
+  inr: Pick<InrConfig, 'hidden_dim_inr' | 'n_layers_inr' | 'inr_batch_size' | 'inr_total_steps'>, workload: Workload,
+  steps = inr.inr_total_steps, evaluations = evaluationsRun(inr.inr_total_steps, inr.inr_total_steps, true),
+): number {
   const fpp = flopsPerPoint(sirenSpec(inr.hidden_dim_inr, inr.n_layers_inr, 1));
-  return fpp * (steps * inr.inr_batch_size * workload.cells + (EVALUATIONS * workload.frames * workload.cells) / 3);
+  return fpp * (steps * inr.inr_batch_size * workload.cells + (evaluations * workload.frames * workload.cells) / 3);
 }
 
 export interface CostSample {
@@ -46,6 +66,8 @@ export interface CostSample {
   minutes: number;
   time_limited?: boolean;
   steps_done?: number;
+  /** Stopped by the study's pruner at an evaluation: no final evaluation ran. */
+  pruned?: boolean;
 }
 
 export interface CostModel {
@@ -81,7 +103,8 @@ export function fitCostModel(samples: readonly CostSample[], workload: Workload,
     } else if (s.steps_done !== undefined && s.steps_done > 0) {
       steps = s.steps_done;
     }
-    usable.push({ work: trialFlops(s.inr, workload, steps), minutes: s.minutes });
+    const evaluations = evaluationsRun(s.inr.inr_total_steps, steps, s.pruned !== true);
+    usable.push({ work: trialFlops(s.inr, workload, steps, evaluations), minutes: s.minutes });
   }
   if (usable.length === 0) return model('prior', 0, prior, 0, workload);
   if (usable.length >= 4) {
