@@ -157,6 +157,19 @@ test('rules: a pair of moves made together before and no better for it is not co
   assert.deepEqual(proposals.map((p) => p.inr), [{ omega_inr: 20 }, { inr_learning_rate: 2e-4 }], 'lr x2 with omega +5 lost 0.01 at node 4');
 });
 
+test("rules: a pair whose latest trial lost is not combined again on its earlier mean gain", async () => {
+  const b = new StudyBuilder({ iterations: 24, slots: 2, ucbC: 0 });
+  b.batch([{}]);
+  b.finish(1, 0.5);
+  b.batch([{ parent: 1, inr: { inr_learning_rate: 2e-4 } }, { parent: 1, inr: { omega_inr: 15 } }]);
+  b.finish(2, 0.6).finish(3, 0.7).settle();
+  b.batch([{ parent: 1, inr: { inr_learning_rate: 2e-4, omega_inr: 15 } }, { parent: 2, inr: { inr_learning_rate: 4e-4, omega_inr: 15 } }]);
+  b.finish(4, 0.9).finish(5, 0.55).settle();
+  const [first] = await new RulesAgent().propose(proposeCtx(b.state));
+  assert.equal(first.parent, 4);
+  assert.deepEqual(first.inr, { omega_inr: 20 }, 'lr x2 with omega +5 gained 0.4 at node 4, then lost 0.05 at node 5: omega +5 alone');
+});
+
 test('rules: a cheaper move refilled with the steps the budget buys is measured as that move', async () => {
   const b = new StudyBuilder({ iterations: 24, slots: 4, maxTrialMinutes: 60, ucbC: 0 });
   b.batch([{ inr: { inr_total_steps: 185000 } }]);

@@ -12,7 +12,8 @@
  *   (`expectedGain`: the move's mean R² change alone, its latest loss, a
  *   small prior, or half its opposite's latest loss); moves that would break
  *   the budget are skipped; the first slot combines the two best moves that
- *   each expect a gain (a 2-parameter mutation), unless that pair lost before;
+ *   each expect a gain (a 2-parameter mutation), unless that pair's mean or
+ *   latest trial lost;
  * - stride: a move that gained R² >= STRIDE_GAIN on the step into the parent
  *   is taken at twice that step (up to MAX_STRIDE times the protocol's);
  * - switch-param: a parameter already changed 4+ times along the parent's
@@ -179,7 +180,7 @@ export function proposeRules(ctx: ProposeContext): Proposal[] {
 
   const edges = measuredEdges(state);
   const stats = moveStats(edges);
-  const pairs = pairMeans(edges);
+  const pairs = pairGains(edges);
   const usedKeys = new Set<ExplorableKey>();
   const usedMoves = new Set<string>();
   const streak = highStreak(state, FAILURE_PROBE_R2);
@@ -362,16 +363,22 @@ function pairId(moves: readonly { key: ExplorableKey; dir: Direction }[]): strin
   return moves.map((m) => statId(m.key, m.dir)).sort().join(' + ');
 }
 
-/** The mean R² change of every pair of moves made together (two-parameter edges). */
-function pairMeans(edges: readonly Edge[]): Map<string, number> {
-  const sums = new Map<string, { n: number; sum: number }>();
+/**
+ * What every pair of moves made together (two-parameter edges) is expected to
+ * gain, by the rule single moves follow (`expectedGain`): the mean R² change,
+ * unless the pair's latest trial lost, which then stands. A pair that gained
+ * far from the optimum keeps a high mean after it has begun to lose near it.
+ */
+function pairGains(edges: readonly Edge[]): Map<string, number> {
+  const sums = new Map<string, { n: number; sum: number; last: number }>();
   for (const e of edges) {
     if (e.changes.length !== 2) continue;
     const id = pairId(e.changes);
-    const s = sums.get(id) ?? { n: 0, sum: 0 };
-    sums.set(id, { n: s.n + 1, sum: s.sum + e.delta });
+    const s = sums.get(id) ?? { n: 0, sum: 0, last: 0 };
+    const last = e.child.pruned === undefined || e.atStop ? e.delta : s.last;
+    sums.set(id, { n: s.n + 1, sum: s.sum + e.delta, last });
   }
-  return new Map([...sums].map(([id, s]) => [id, s.sum / s.n]));
+  return new Map([...sums].map(([id, s]) => [id, s.last < -NO_EFFECT ? s.last : s.sum / s.n]));
 }
 
 function exploit(
