@@ -111,7 +111,7 @@ budget=$((budget + T_TABLE))
   echo "HIDDENS=$HIDDENS"; echo "PRECISIONS=$PRECISIONS"; echo "GS_STEPS=$GS_STEPS"; echo "GS_SECONDS=$GS_SECONDS"
   echo "GS_CELLS=$GS_CELLS"; echo "REF_STEPS=$REF_STEPS"; echo "REF_CELLS=$REF_CELLS"; echo "PRESET=$PRESET"
   echo "TRIAL_MIN=$TRIAL_MIN"; echo "CONC_MIN=$CONC_MIN"; echo "CONC_LIST=$CONC_LIST"; echo "REUSE_1=$REUSE_1"
-  echo "ONLY=$ONLY"; echo "BUDGET_S=$budget"; echo "TOTAL_STEPS=500000"; echo "EVALUATIONS=11"
+  echo "ONLY=$ONLY"; echo "BUDGET_S=$budget"; echo "TOTAL_STEPS=500000"; echo "EVALUATIONS=10"  # 500,000 steps: one every 50,000 before the end, then the final one
 } >"$OUT/plan.env"
 say "inrscape GPU bench, mode $MODE: device $DEVICE, python $PY, carry $CARRY, work $W, out $OUT"
 say "planned budget: step timeouts sum to ${budget}s"

@@ -218,7 +218,7 @@ if 'steps' in steps and steps['steps']['rc'] != 0 or any(f'ref-{h}' in steps and
 
 # -- the default trial ------------------------------------------------------------------
 TOTAL = int(plan.get('TOTAL_STEPS', '500000'))
-EVALS = int(plan.get('EVALUATIONS', '11'))
+EVALS = int(plan.get('EVALUATIONS', '10'))
 
 
 def run_numbers(name):

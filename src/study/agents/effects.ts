@@ -78,6 +78,24 @@ export interface MoveStat {
   last: number;
 }
 
+/**
+ * Whether an edge's delta can be a move's latest result: a child that trained
+ * to its end, or a pruned one compared with its parent at the same tenth.
+ */
+export function isLatest(e: Edge): boolean {
+  return e.child.pruned === undefined || e.atStop === true;
+}
+
+/**
+ * What a move (or pair of moves) is expected to gain from its record: its
+ * mean, unless its latest result lost, which then stands (gains far from a
+ * good region are large, and a study-wide mean would keep proposing what the
+ * region the walk has reached no longer rewards).
+ */
+export function expectedFrom(s: { mean: number; last: number }): number {
+  return s.last < -NO_EFFECT ? s.last : s.mean;
+}
+
 export function statId(key: ExplorableKey, dir: Direction): string {
   return `${key}:${dir}`;
 }
@@ -91,7 +109,7 @@ export function moveStats(edges: readonly Edge[], singleOnly = true): Map<string
       const id = statId(ch.key, ch.dir);
       const s = out.get(id) ?? { key: ch.key, dir: ch.dir, n: 0, mean: 0, better: 0, worse: 0, nodes: [], last: 0 };
       s.mean = (s.mean * s.n + e.delta) / (s.n + 1);
-      if (e.child.pruned === undefined || e.atStop) s.last = e.delta;
+      if (isLatest(e)) s.last = e.delta;
       s.n += 1;
       if (e.delta > NO_EFFECT) s.better += 1;
       if (e.delta < -NO_EFFECT) s.worse += 1;

@@ -38,7 +38,7 @@ import { blockNodes, isDone, planNextBatch, type StudyNode, type StudyState } fr
 import { bestNode, planParents, puctScores, scoreValue, scoringBlock } from '../tree.js';
 import { configBrief, e3, f1, f4, f6, signed } from '../render/text.js';
 import type { Agent, AgentNotes, AnalyseContext, BlockSummary, CloseBlockContext, Proposal, ProposeContext } from './agent.js';
-import { NO_EFFECT, changesBetween, edgesOf, highStreak, lineageCounts, moveStats, statId, type Change, type Edge, type MoveStat } from './effects.js';
+import { NO_EFFECT, changesBetween, edgesOf, expectedFrom, highStreak, isLatest, lineageCounts, moveStats, statId, type Change, type Edge, type MoveStat } from './effects.js';
 import { ALL_MOVES, applyMove, describeChange, inferLabel, moveLabel, type Direction, type Move } from './moves.js';
 
 export const FAILURE_PROBE_STREAK = 3;
@@ -277,19 +277,18 @@ function measuredEdges(state: StudyState): Edge[] {
 }
 
 /**
- * The expected gain of a move and why: its mean R² change over its earlier
- * single-parameter edges, unless its latest trial lost R², which then stands
- * (gains far from a good region are large, and a mean over the whole study
- * would keep proposing a move the region the walk has reached no longer
- * rewards). A move not yet made alone gets its prior, or, when the opposite
+ * The expected gain of a move and why: from its earlier single-parameter
+ * edges, their mean R² change or its latest loss (`expectedFrom`). A move
+ * not yet made alone gets its prior, or, when the opposite
  * move's latest trial lost R², half that loss, as a compass search turns
  * round after a failed step; its own result replaces the estimate after one
  * trial.
  */
 function expectedGain(id: string, stat: MoveStat | undefined, opposite: MoveStat | undefined): { gain: number; why: string } {
   if (stat !== undefined) {
-    if (stat.last < -NO_EFFECT) return { gain: stat.last, why: stat.n === 1 ? statText(stat) : `${statText(stat)}, the latest ${signed(stat.last)}` };
-    return { gain: stat.mean, why: statText(stat) };
+    const gain = expectedFrom(stat);
+    if (gain === stat.mean) return { gain, why: statText(stat) };
+    return { gain, why: stat.n === 1 ? statText(stat) : `${statText(stat)}, the latest ${signed(stat.last)}` };
   }
   const prior = UNTRIED_PRIOR[id] ?? 0;
   if (opposite !== undefined && opposite.last < -NO_EFFECT && -opposite.last / 2 > prior) {
@@ -363,22 +362,16 @@ function pairId(moves: readonly { key: ExplorableKey; dir: Direction }[]): strin
   return moves.map((m) => statId(m.key, m.dir)).sort().join(' + ');
 }
 
-/**
- * What every pair of moves made together (two-parameter edges) is expected to
- * gain, by the rule single moves follow (`expectedGain`): the mean R² change,
- * unless the pair's latest trial lost, which then stands. A pair that gained
- * far from the optimum keeps a high mean after it has begun to lose near it.
- */
+/** What every pair of moves made together (two-parameter edges) is expected to gain, by the single moves' rule (`expectedFrom`). */
 function pairGains(edges: readonly Edge[]): Map<string, number> {
   const sums = new Map<string, { n: number; sum: number; last: number }>();
   for (const e of edges) {
     if (e.changes.length !== 2) continue;
     const id = pairId(e.changes);
     const s = sums.get(id) ?? { n: 0, sum: 0, last: 0 };
-    const last = e.child.pruned === undefined || e.atStop ? e.delta : s.last;
-    sums.set(id, { n: s.n + 1, sum: s.sum + e.delta, last });
+    sums.set(id, { n: s.n + 1, sum: s.sum + e.delta, last: isLatest(e) ? e.delta : s.last });
   }
-  return new Map([...sums].map(([id, s]) => [id, s.last < -NO_EFFECT ? s.last : s.sum / s.n]));
+  return new Map([...sums].map(([id, s]) => [id, expectedFrom({ mean: s.sum / s.n, last: s.last })]));
 }
 
 function exploit(
