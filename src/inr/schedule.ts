@@ -1,4 +1,14 @@
 /**
+ * The trainer's schedules: when it evaluates, and its learning rate.
+ *
+ * Evaluations: one on all frames every max(1, floor(total_steps / 10)) steps
+ * before the end, then the final one.
+ */
+export function evaluationEvery(totalSteps: number): number {
+  return Math.max(1, Math.floor(totalSteps / 10));
+}
+
+/**
  * The reference's learning-rate schedule: torch.optim.lr_scheduler.CosineAnnealingLR
  * with T_max = total steps and eta_min = 0.01 * lr, stepped once after every
  * optimiser step. Step k (0-based) trains at

@@ -4,7 +4,7 @@ import { Rng, type RngState } from '../util/rng.js';
 import { MAX_CHUNK_STEPS, REFERENCE_ADAM, type Engine, type OptimizerState, type TrainingData } from './engine.js';
 import { FrameSampler, type InputScaling } from './batches.js';
 import { evaluationOf, type Evaluation } from './evaluate.js';
-import { cosineLr } from './schedule.js';
+import { cosineLr, evaluationEvery } from './schedule.js';
 import { initParameters, sirenSpec, type SirenSpec } from './spec.js';
 
 /**
@@ -157,7 +157,7 @@ export async function train(inr: InrConfig, series: CellSeries, engine: Engine, 
     const resumedAt = resume ? [...resume.resumedAt, resume.step] : [];
     let step = resume ? resume.step : 0;
     if (resume) losses.set(resume.losses);
-    const evalEvery = options.evalEvery ?? Math.max(1, Math.floor(total / 10));
+    const evalEvery = options.evalEvery ?? evaluationEvery(total);
     const budgetS = options.maxMinutes === undefined ? Infinity : options.maxMinutes * 60;
     const ckptMs = (options.checkpointMinutes ?? 5) * 60_000;
     const ckptSteps = options.checkpointEverySteps;

@@ -24,6 +24,7 @@
  * that suits its engine). Trials stopped by the budget count with the steps they
  * actually trained (`steps_done`), or not at all when that is unknown.
  */
+import { evaluationEvery } from '../inr/schedule.js';
 import { flopsPerPoint, sirenSpec } from '../inr/spec.js';
 import type { InrConfig } from '../config/inr.js';
 import type { SearchSpace } from '../config/search-range.js';
@@ -36,13 +37,12 @@ export interface Workload {
 
 /**
  * The evaluations a trial of `total` steps has run after `steps` of them: one
- * every max(1, floor(total/10)) steps before the end (the trainer's schedule),
+ * every `evaluationEvery(total)` steps before the end (the trainer's schedule),
  * and the final one when `final` (a trial that ran to its end or to the budget
  * evaluates once more; one the pruner stopped does not).
  */
 export function evaluationsRun(total: number, steps: number, final: boolean): number {
-  const every = Math.max(1, Math.floor(total / 10));
-  return Math.floor(Math.max(0, Math.min(steps, total - 1)) / every) + (final ? 1 : 0);
+  return Math.floor(Math.max(0, Math.min(steps, total - 1)) / evaluationEvery(total)) + (final ? 1 : 0);
 }
 export const DEFAULT_PRIOR_FLOPS_PER_SECOND = 1e10;
 /** Proposals are scaled to this share of the budget, to leave room for the model's error. */
