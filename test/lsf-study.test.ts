@@ -49,6 +49,10 @@ test('the stand-in speaks LSF: bsub reads #BSUB lines from stdin and runs the jo
   assert.equal(lsfCommand(lsf, 'bkill', [sleeper]).stdout, `Job <${sleeper}> is being terminated\n`);
   await waitFor('it to end', () => lsfJob(lsf, sleeper).startsWith('EXIT'));
   assert.equal(lsfJob(lsf, sleeper), 'EXIT|130|TERM_OWNER: job killed by owner');
+  // A bkill right after bsub, while the job is pending or starting, is not lost.
+  const starting = [1, 2, 3].map(() => /Job <(\d+)>/.exec(lsfCommand(lsf, 'bsub', [], '#!/bin/bash\nsleep 60\n').stdout)![1]);
+  for (const id of starting) assert.equal(lsfCommand(lsf, 'bkill', [id]).code, 0);
+  for (const id of starting) await waitFor(`job ${id} to end`, () => lsfJob(lsf, id).startsWith('EXIT'), 15_000);
   const missing = lsfCommand(lsf, 'bjobs', ['-noheader', '-o', 'stat', '99999']);
   assert.deepEqual([missing.code, missing.stderr], [255, 'Job <99999> is not found\n']);
   assert.equal(lsfCommand(lsf, 'bsub', [], '#!/bin/bash\n#BSUB -q nope\ntrue\n').stderr, 'nope: No such queue. Job not submitted.\n');

@@ -13,8 +13,11 @@
  *   bmod -W LIMIT ID     Parameters of job <ID> are being changed
  *   bqueues -o queue_name -noheader    one queue per line
  *
- * State lives in $LSF_STANDIN_DIR (jobs/<ID>.json, written atomically);
- * $LSF_STANDIN_QUEUES lists the queues (the first is the default).
+ * State lives in $LSF_STANDIN_DIR: jobs/<ID>.json, written atomically by bsub
+ * and then only by the job's runner, so that no update is lost between
+ * processes; bkill and bmod leave requests beside it (<ID>.kill, <ID>.limit)
+ * that the runner reads. $LSF_STANDIN_QUEUES lists the queues (the first is
+ * the default).
  * Usage: node lsf-standin.js <command> [args...]
  */
 import { spawn } from 'node:child_process';
@@ -34,7 +37,6 @@ interface Job {
   started?: number;
   exit_code?: number;
   exit_reason?: string;
-  kill?: 'TERM_OWNER' | 'TERM_RUNLIMIT';
   options: Record<string, string>;
 }
 
@@ -54,6 +56,18 @@ function readJob(id: string): Job | undefined {
     return JSON.parse(readFileSync(join(jobsDir, `${id}.json`), 'utf8')) as Job;
   } catch {
     return undefined;
+  }
+}
+
+const killFile = (id: string | number): string => join(jobsDir, `${id}.kill`);
+const limitFile = (id: string | number): string => join(jobsDir, `${id}.limit`);
+
+/** The run limit in minutes: bmod's, else bsub's -W. */
+function limitOf(job: Job): number | undefined {
+  try {
+    return Number(readFileSync(limitFile(job.id), 'utf8'));
+  } catch {
+    return job.limit;
   }
 }
 
@@ -129,7 +143,7 @@ function bsub(): void {
 
 /** The job's runner: starts the script, then watches for kills and the run limit until it ends. */
 async function runJob(id: string): Promise<void> {
-  let job = readJob(id);
+  const job = readJob(id);
   if (job === undefined || job.stat !== 'PEND') return;
   const out = job.output !== undefined ? openSync(job.output, 'a') : 'ignore';
   const child = spawn('/bin/bash', [join(jobsDir, `${id}.sh`)], {
@@ -137,8 +151,9 @@ async function runJob(id: string): Promise<void> {
     env: { ...process.env, LSB_JOBID: id, LSB_QUEUE: job.queue, LSB_JOBNAME: job.name },
   });
   if (typeof out === 'number') closeSync(out);
-  job = { ...job, stat: 'RUN', pid: child.pid, started: Date.now() };
-  writeJob(job);
+  const started = Date.now();
+  const running: Job = { ...job, stat: 'RUN', pid: child.pid, started };
+  writeJob(running);
   const group = (sig: NodeJS.Signals): void => {
     try {
       process.kill(-(child.pid ?? 0), sig);
@@ -148,12 +163,13 @@ async function runJob(id: string): Promise<void> {
   };
   let killing: string | undefined;
   const timer = setInterval(() => {
-    const now = readJob(id);
-    if (now === undefined || killing !== undefined) return;
-    const over = now.limit !== undefined && Date.now() - (now.started ?? 0) > now.limit * 60_000;
-    if (now.kill === 'TERM_OWNER' || over) {
+    if (killing !== undefined) return;
+    const limit = limitOf(running);
+    const over = limit !== undefined && Date.now() - started > limit * 60_000;
+    const bkilled = existsSync(killFile(id));
+    if (bkilled || over) {
       // bkill: SIGINT, SIGTERM, then SIGKILL; the run limit: SIGUSR2, then SIGKILL (JOB_TERMINATE_INTERVAL shortened to 1 s).
-      killing = now.kill === 'TERM_OWNER' ? OWNER : RUNLIMIT;
+      killing = bkilled ? OWNER : RUNLIMIT;
       if (killing === OWNER) {
         group('SIGINT');
         setTimeout(() => group('SIGTERM'), 1000);
@@ -165,8 +181,7 @@ async function runJob(id: string): Promise<void> {
   clearInterval(timer);
   const signals: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGUSR2: 12, SIGTERM: 15 };
   const exit = code ?? 128 + (signals[signal ?? ''] ?? 1);
-  const done = readJob(id) ?? job;
-  writeJob({ ...done, stat: exit === 0 && killing === undefined ? 'DONE' : 'EXIT', exit_code: exit, ...(killing !== undefined ? { exit_reason: killing } : {}) });
+  writeJob({ ...running, stat: exit === 0 && killing === undefined ? 'DONE' : 'EXIT', exit_code: exit, ...(killing !== undefined ? { exit_reason: killing } : {}) });
 }
 
 function bjobs(args: string[]): void {
@@ -213,7 +228,7 @@ function bkill(ids: string[]): void {
       process.stderr.write(`Job <${id}>: Job has already finished\n`);
       bad = true;
     } else {
-      writeJob({ ...job, kill: 'TERM_OWNER' });
+      writeFileSync(killFile(id), '');
       process.stdout.write(`Job <${id}> is being terminated\n`);
     }
   }
@@ -224,7 +239,7 @@ function bmod(args: string[]): void {
   if (args[0] !== '-W' || args.length !== 3) fail('Usage: bmod -W [hour:]minute job_ID (this stand-in knows only -W)');
   const job = readJob(args[2]);
   if (job === undefined) fail(`${args[2]}: No matching job found`);
-  writeJob({ ...job, limit: minutes(args[1]) });
+  writeFileSync(limitFile(job.id), String(minutes(args[1])));
   process.stdout.write(`Parameters of job <${job.id}> are being changed\n`);
 }
 
