@@ -31,7 +31,8 @@
  * Printed: per problem, agent and pruner, the median (and range over seeds)
  * of the best R2 after each quarter of the trials; the median trials and
  * trial-minutes to reach R2 0.99 and 0.995 (with how many seeds reach them);
- * and the trial-minutes the pruner used against none at the best R2 reached.
+ * the trial-minutes the pruner used against none at the best R2 reached;
+ * and the floor for any pruner (pruningFloor) from the studies without one.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,7 +50,7 @@ import { PRUNERS, type AgentName, type PrunerName } from '../src/config/study.js
 import { createAgent } from '../src/study/agents/index.js';
 import { studyCreatedEvent } from '../src/study/create.js';
 import { simulateStudy, type Objective } from '../src/study/simulate.js';
-import type { StudyState } from '../src/study/state.js';
+import type { StudyNode, StudyState } from '../src/study/state.js';
 import { eligible } from '../src/study/tree.js';
 import { flag, option } from './args.js';
 import { lineChart, type Panel, type Series } from './svg-chart.js';
@@ -102,7 +103,34 @@ const PROBLEMS: Problem[] = [
   { name: 'poor-base', budget: 60, base: { omega_inr: 1 } },
 ];
 
-interface Run { best: number[]; minutes: number[] }
+interface Run {
+  best: number[];
+  minutes: number[];
+  /** pruningFloor's trial-minutes (a study's own, not the anchor's). */
+  floor?: number;
+}
+
+/**
+ * The fewest trial-minutes with which a pruner keeps a study's best R2 without
+ * changing its course: the best trial and its ancestors train to their end,
+ * and every other trial stops at its first evaluation. Read from a study
+ * without a pruner, it says how much any pruner could have saved there.
+ */
+function pruningFloor(state: StudyState): number {
+  let best: StudyNode | undefined;
+  for (const n of state.nodes) {
+    if (eligible(n, state.settings.max_trial_minutes) && (best === undefined || n.metrics!.final_r2 > best.metrics!.final_r2)) best = n;
+  }
+  const lineage = new Set<number>();
+  for (let id = best?.id ?? null; id !== null; id = state.nodes[id - 1].parent) lineage.add(id);
+  let minutes = 0;
+  for (const n of state.nodes) {
+    const all = n.metrics?.training_time_min ?? 0;
+    const first = n.evaluations[0]?.time_s;
+    minutes += lineage.has(n.id) || first === undefined ? all : Math.min(all, first / 60);
+  }
+  return minutes;
+}
 
 /** Best eligible R2 and trial-minutes so far after every trial, in node order. */
 function curve(state: StudyState): Run {
@@ -116,7 +144,7 @@ function curve(state: StudyState): Run {
     best.push(b);
     minutes.push(m);
   }
-  return { best, minutes };
+  return { best, minutes, floor: pruningFloor(state) };
 }
 
 async function study(problem: Problem, agent: AgentName, pruner: PrunerName, seed: number): Promise<Run> {
@@ -150,7 +178,8 @@ function realRow(spec: string, seed: number, run: Run, slots: number, t0: number
     return (i < 0 ? 'never' : `${i + 1} (${run.minutes[i].toFixed(1)} min)`).padEnd(14);
   };
   const total = run.minutes[run.minutes.length - 1] ?? 0;
-  return `${spec.padEnd(14)} ${String(seed).padEnd(5)} ${batches.map(f4).join('  ').padEnd(34)} ${total.toFixed(1).padStart(9)}  ${reach(0.99)} ${reach(0.995)} ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+  const floor = run.floor !== undefined && !spec.includes('+') ? `  floor ${((100 * run.floor) / total).toFixed(0)}%` : '';
+  return `${spec.padEnd(14)} ${String(seed).padEnd(5)} ${batches.map(f4).join('  ').padEnd(34)} ${total.toFixed(1).padStart(9)}  ${reach(0.99)} ${reach(0.995)} ${((Date.now() - t0) / 1000).toFixed(0)} s${floor}`;
 }
 
 /**
@@ -277,12 +306,14 @@ async function main(): Promise<void> {
         });
         console.log(`${agent.padEnd(8)} ${pruner.padEnd(7)} ${cells.join('')}${toReach(runs, 0.99)}  ${toReach(runs, 0.995)}  ${Math.round(median(runs.map((r) => r.minutes[r.minutes.length - 1])))}`);
       }
-      const last = (runs: Run[], k: keyof Run): number => median(runs.map((r) => r[k][r[k].length - 1]));
+      const last = (runs: Run[], k: 'best' | 'minutes'): number => median(runs.map((r) => r[k][r[k].length - 1]));
       for (const pruner of PRUNERS.filter((p) => p !== 'none')) {
         const ratio = last(byPruner[pruner], 'minutes') / last(byPruner.none, 'minutes');
         const dBest = last(byPruner[pruner], 'best') - last(byPruner.none, 'best');
         console.log(`${agent.padEnd(8)} ${pruner} pruner: ${(100 * ratio).toFixed(0)}% of the trial-minutes, best R2 ${dBest >= 0 ? '+' : ''}${dBest.toFixed(4)} against none`);
       }
+      const floor = median(byPruner.none.map((r) => r.floor!)) / last(byPruner.none, 'minutes');
+      console.log(`${agent.padEnd(8)} floor: ${(100 * floor).toFixed(0)}% of the trial-minutes keep the best R2 (its lineage to the end, every other trial to its first evaluation)`);
     }
   }
   if (figure !== '') {

@@ -28,7 +28,7 @@
  * changed R² and by how much, ranks, the best regime, per-move statistics.
  */
 import { fmt } from '../../config/messages.js';
-import { EXPLORABLE_KEYS, type ExplorableKey } from '../../config/search-space.js';
+import { EXPLORABLE_KEYS, searchParam, type ExplorableKey } from '../../config/search-space.js';
 import type { InrConfig } from '../../config/inr.js';
 import { BUDGET_MARGIN, fitToBudget } from '../cost-model.js';
 import { overBudget } from '../classify.js';
@@ -237,12 +237,8 @@ function labelFor(c: ChangeSpec, from: number): string {
   if (!('move' in c)) return c.label;
   const { key, to, move } = c;
   const raw = move.op === 'add' ? from + move.by : from * move.by;
-  if (Math.abs(raw - to) <= 1e-9 * Math.max(1, Math.abs(raw)) || (ctxInteger(key) && Math.round(raw) === to)) return move.label;
+  if (Math.abs(raw - to) <= 1e-9 * Math.max(1, Math.abs(raw)) || (searchParam(key).integer && Math.round(raw) === to)) return move.label;
   return `${inferLabel(key, from, to)}: ${move.label} clamped to the search range`;
-}
-
-function ctxInteger(key: ExplorableKey): boolean {
-  return key === 'hidden_dim_inr' || key === 'n_layers_inr' || key === 'inr_total_steps' || key === 'inr_batch_size';
 }
 
 /** Whether the budget bounded the node: stopped by it, over it, or it ran most of it. */
