@@ -97,7 +97,7 @@ test('an LSF job bkilled from outside and one past its run limit: recorded with 
   await cli.done;
   // Ctrl-C bkills the study's jobs.
   const again = events(dir, 'trial_submitted').filter((e) => e.attempt === 2);
-  for (const e of again) await waitFor(`job ${e.job_id} to end`, () => /^(EXIT|DONE)/.test(lsfJob(lsf, e.job_id)), 30_000);
+  for (const e of again) await waitFor(() => `job ${e.job_id} to end (bjobs: ${lsfJob(lsf, e.job_id)})`, () => /^(EXIT|DONE)/.test(lsfJob(lsf, e.job_id)), 30_000);
 });
 
 test('bad LSF settings are refused in one line, before a study folder exists', () => {

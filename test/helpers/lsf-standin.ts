@@ -239,7 +239,9 @@ function bmod(args: string[]): void {
   if (args[0] !== '-W' || args.length !== 3) fail('Usage: bmod -W [hour:]minute job_ID (this stand-in knows only -W)');
   const job = readJob(args[2]);
   if (job === undefined) fail(`${args[2]}: No matching job found`);
-  writeFileSync(limitFile(job.id), String(minutes(args[1])));
+  const tmp = `${limitFile(job.id)}.${process.pid}`;
+  writeFileSync(tmp, String(minutes(args[1])));
+  renameSync(tmp, limitFile(job.id)); // the runner never reads half a number
   process.stdout.write(`Parameters of job <${job.id}> are being changed\n`);
 }
 

@@ -92,11 +92,11 @@ export function journalEvents(dir: string): JournalEntry['event'][] {
   }
 }
 
-/** Poll (every 5 ms) until `cond` holds; fails after `timeoutMs`. */
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 20000): Promise<void> {
+/** Poll (every 5 ms) until `cond` holds; fails after `timeoutMs`, saying `what` (a function says how things stand then). */
+export async function waitFor(what: string | (() => string), cond: () => boolean, timeoutMs = 20000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await sleep(5);
   }
 }
