@@ -19,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { parseConfig } from '../src/config/schema.js';
 import { encodeNpy } from '../src/data/formats/npy.js';
 import { FRAME_MSE_FILE, GT_FILE, PRED_FILE, RUN_JSON } from '../src/inr/run-folder.js';
+import { evaluationEvery } from '../src/inr/schedule.js';
 import { createAgent } from '../src/study/agents/index.js';
 import { studyCreatedEvent } from '../src/study/create.js';
 import { Journal } from '../src/study/journal.js';
@@ -38,7 +39,7 @@ const cells = Number(option('--cells', '1000'));
 
 const objective: Objective = (inr) => {
   const r2 = 0.999 * Math.exp(-((Math.log(inr.omega_inr / 25)) ** 2) / 4 - ((Math.log10(inr.inr_learning_rate / 3e-4)) ** 2) / 8);
-  const every = Math.floor(inr.inr_total_steps / 10);
+  const every = evaluationEvery(inr.inr_total_steps);
   const evaluations = Array.from({ length: 10 }, (_, k) => ({ step: (k + 1) * every, r2: r2 * (1 - Math.exp(-3 * (k + 1) / 10)), mse: 1 - r2, slope: 1, time_s: k + 1 }));
   return { metrics: { final_r2: r2, final_mse: 1 - r2, slope: 1, training_time_min: inr.inr_total_steps / 1e5 }, evaluations };
 };

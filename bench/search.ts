@@ -46,12 +46,13 @@ import { resolveDataset } from '../src/data/resolve.js';
 import { loadStudy } from '../src/study/loop.js';
 import { trialSeed } from '../src/study/seeds.js';
 import type { InrConfig } from '../src/config/inr.js';
+import { evaluationEvery } from '../src/inr/schedule.js';
 import { PRUNERS, type AgentName, type PrunerName } from '../src/config/study.js';
 import { createAgent } from '../src/study/agents/index.js';
 import { studyCreatedEvent } from '../src/study/create.js';
 import { simulateStudy, type Objective } from '../src/study/simulate.js';
-import type { StudyNode, StudyState } from '../src/study/state.js';
-import { eligible } from '../src/study/tree.js';
+import type { StudyState } from '../src/study/state.js';
+import { bestNode, eligible } from '../src/study/tree.js';
 import { flag, option } from './args.js';
 import { lineChart, type Panel, type Series } from './svg-chart.js';
 import { median } from '../src/util/stats.js';
@@ -82,7 +83,7 @@ function landscape(budget: number): Objective {
     const ceiling = Math.max(0, 1 - 0.25 * (u * u + v * v) - 0.002 * (256 / inr.hidden_dim_inr) ** 2 - 0.001 * Math.abs(inr.n_layers_inr - 3));
     const r2At = (steps: number): number => Math.min(0.9999, Math.max(0, ceiling * (1 - Math.exp(-(steps * inr.inr_batch_size * inr.inr_learning_rate) / 200)) + 0.0005 * noise(seed, node)));
     const doneSteps = minutes > budget ? Math.floor((inr.inr_total_steps * budget) / minutes) : inr.inr_total_steps;
-    const every = Math.floor(inr.inr_total_steps / 10);
+    const every = evaluationEvery(inr.inr_total_steps);
     const evaluations = [];
     for (let k = 1; k <= 10 && k * every <= doneSteps; k++) {
       const r2 = r2At(k * every);
@@ -106,7 +107,7 @@ const PROBLEMS: Problem[] = [
 interface Run {
   best: number[];
   minutes: number[];
-  /** pruningFloor's trial-minutes (a study's own, not the anchor's). */
+  /** pruningFloor's trial-minutes, for a study without a pruner. */
   floor?: number;
 }
 
@@ -117,12 +118,8 @@ interface Run {
  * without a pruner, it says how much any pruner could have saved there.
  */
 function pruningFloor(state: StudyState): number {
-  let best: StudyNode | undefined;
-  for (const n of state.nodes) {
-    if (eligible(n, state.settings.max_trial_minutes) && (best === undefined || n.metrics!.final_r2 > best.metrics!.final_r2)) best = n;
-  }
   const lineage = new Set<number>();
-  for (let id = best?.id ?? null; id !== null; id = state.nodes[id - 1].parent) lineage.add(id);
+  for (let id = bestNode(state)?.id ?? null; id !== null; id = state.nodes[id - 1].parent) lineage.add(id);
   let minutes = 0;
   for (const n of state.nodes) {
     const all = n.metrics?.training_time_min ?? 0;
@@ -144,7 +141,7 @@ function curve(state: StudyState): Run {
     best.push(b);
     minutes.push(m);
   }
-  return { best, minutes, floor: pruningFloor(state) };
+  return { best, minutes, ...(state.config.study.pruner === 'none' ? { floor: pruningFloor(state) } : {}) };
 }
 
 async function study(problem: Problem, agent: AgentName, pruner: PrunerName, seed: number): Promise<Run> {
@@ -178,7 +175,7 @@ function realRow(spec: string, seed: number, run: Run, slots: number, t0: number
     return (i < 0 ? 'never' : `${i + 1} (${run.minutes[i].toFixed(1)} min)`).padEnd(14);
   };
   const total = run.minutes[run.minutes.length - 1] ?? 0;
-  const floor = run.floor !== undefined && !spec.includes('+') ? `  floor ${((100 * run.floor) / total).toFixed(0)}%` : '';
+  const floor = run.floor !== undefined ? `  floor ${((100 * run.floor) / total).toFixed(0)}%` : '';
   return `${spec.padEnd(14)} ${String(seed).padEnd(5)} ${batches.map(f4).join('  ').padEnd(34)} ${total.toFixed(1).padStart(9)}  ${reach(0.99)} ${reach(0.995)} ${((Date.now() - t0) / 1000).toFixed(0)} s${floor}`;
 }
 

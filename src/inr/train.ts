@@ -42,7 +42,7 @@ export interface TrainOptions {
    */
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
-  /** Steps between evaluations during training. Default max(1, floor(total_steps / 10)). */
+  /** Steps between evaluations during training. Default `evaluationEvery(total_steps)`. */
   evalEvery?: number;
   /** Milliseconds; a monotonic clock (default performance.now). */
   clock?: () => number;
