@@ -127,9 +127,12 @@ const edgeShapes: Array<{ spec: SirenSpec; points: number }> = [
   { spec: sirenSpec(128, 2, 10), points: 259 },
   { spec: sirenSpec(130, 1, 10), points: 203 },
   { spec: sirenSpec(384, 1, 10), points: 61 },
-  // K = 1101: the row GEMMs split K into chunks that carry partial sums in C
-  // (avx512 wherever L1d is at most 64 KiB, avx2 at 32 KiB; gemm.cc).
+  // The row GEMMs split K into chunks that carry partial sums in C where a
+  // row tile's micro-panel (mr x K) is over 5/4 of L1 (gemm.cc): K = 1101
+  // for avx512 (mr 14) wherever L1d is at most 48 KiB, and K = 4001, a head
+  // without hidden layers between, for every path there (mr 4 to 14).
   { spec: sirenSpec(1100, 1, 10), points: 13 },
+  { spec: sirenSpec(4000, 0, 10), points: 13 },
 ];
 
 for (const { spec, points } of edgeShapes) {

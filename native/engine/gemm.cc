@@ -16,11 +16,14 @@ namespace {
 struct Blocking {
   long block_floats;  // gemm_rows: B panels that all row tiles of a thread reuse, in 5/8 of L2
   int kc;             // gemm_rows: a row tile's A micro-panel (mr x kc), in half of L1, meets every panel of a block
-  // gemm_rows: K up to this stays whole (a micro-panel in 3/4 of L1). A split
-  // stores every tile's partial sums to C and loads them back, in lines that
-  // are not cached; at hidden 384 on a 32 KiB L1 (Zen 4) that round trip cost
-  // 4% of a step. Where K must be split anyway, half-L1 chunks measured 2%
-  // faster than 3/4-L1 ones (hidden 1024, same machine).
+  // gemm_rows: K up to this stays whole (a micro-panel up to 5/4 of L1, the
+  // largest measured faster whole). A split stores every tile's partial sums
+  // to C and loads them back, in lines that are not cached, which costs more
+  // than reading the micro-panel from L2 for each panel: K whole gained 6-8%
+  // of a step at hidden 384 on a 32 KiB L1 (Zen 4, micro-panel 0.66 of L1),
+  // 1-9% at hidden 768 and 1024 on a 48 KiB L1 (Zen 5, 0.9 and 1.2 of L1).
+  // Where K must be split anyway, half-L1 chunks measured 2% faster than
+  // 3/4-L1 ones (hidden 1024, Zen 4).
   long k_whole;
   // gemm_reduce: a B micro-panel (kc x pw) as large as L1, meeting every row
   // tile (half of L1 measured 5-10% slower at hidden 128 and 384 on a Zen 3).
@@ -31,7 +34,7 @@ Blocking blocking(const KernelSet& ks) {
   const CacheSizes& c = cache_sizes();
   const long half_l1 = c.l1d / 2 / static_cast<long>(sizeof(float));
   auto chunk = [](long floats, int per_k) { return static_cast<int>(std::clamp<long>(floats / per_k / 16 * 16, 64, 4096)); };
-  return {c.l2 * 5 / 8 / static_cast<long>(sizeof(float)), chunk(half_l1, ks.mr), half_l1 * 3 / 2 / ks.mr, chunk(2 * half_l1, ks.pw)};
+  return {c.l2 * 5 / 8 / static_cast<long>(sizeof(float)), chunk(half_l1, ks.mr), half_l1 * 5 / 2 / ks.mr, chunk(2 * half_l1, ks.pw)};
 }
 
 // Splits [0, n) into the fewest chunks of at most `most`, of equal size.
@@ -47,7 +50,7 @@ void gemm_rows(const GemmContext& ctx, int M, int N, int K, MatA a, MatB b, MatC
   const long tiles = (M + mr - 1) / mr;
   const int panels = (N + pw - 1) / pw;
   // Column blocks of B (all of K) that fit the L2 cache; K is split only where
-  // a row tile's A micro-panel would not fit 3/4 of L1, then in chunks of half
+  // a row tile's A micro-panel would be over 5/4 of L1, then in chunks of half
   // of L1 (the tiles carry partial sums in C from one chunk to the next).
   const Blocking bl = blocking(ks);
   const int per_block = even_chunk(panels, static_cast<int>(std::max<long>(1, bl.block_floats / (static_cast<long>(K) * pw))));
