@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StudyState } from '../../src/study/state.js';
 import { runCli } from './cli.js';
-import { checkStudyFolder, journalEvents, startCli, waitFor } from './study.js';
+import { checkStudyFolder, journalEvents, processesMentioning, startCli, waitFor } from './study.js';
 
 export type JobEvent = { type: string; node: number; attempt: number; job_id: string; reason?: string };
 
@@ -35,23 +35,48 @@ export function studyToEnd(dir: string, config: string, env: NodeJS.ProcessEnv, 
  * Start the study of `config` in `dir`, SIGKILL it once its first two jobs
  * train, resume it, and check that the resumed study followed those jobs
  * (`scheduler` job N, which an earlier run submitted), submitted none of them
- * again, and ended with the results of `straight`.
+ * again, and ended with the results of `straight`. A dicty-tiny trial takes
+ * seconds, less than a loaded machine may need to start the resume, so each
+ * job's processes are stopped (SIGSTOP, as LSF's bstop does) from its first
+ * checkpoint until the resume follows both: the jobs stay running for the
+ * scheduler, and no result depends on when they are frozen.
  */
 export async function killWhileJobsRun(dir: string, config: string, env: NodeJS.ProcessEnv, scheduler: string, straight: StudyState): Promise<void> {
+  const runs = ['iter_001_slot_00', 'iter_002_slot_01'];
+  const frozen = new Set<number>();
+  const freeze = (run: string): boolean => {
+    if (!existsSync(join(dir, 'runs', `.${run}.partial`, 'checkpoint.safetensors'))) return false;
+    const pids = processesMentioning(join(dir, 'runs', run));
+    for (const pid of pids) if (!frozen.has(pid)) (process.kill(pid, 'SIGSTOP'), frozen.add(pid));
+    return pids.length > 0;
+  };
   const cli = startCli(['study', 'run', config, '--dir', dir], { env });
-  await waitFor('two jobs to train', () => jobEvents(dir, 'trial_submitted').length >= 2 && ['iter_001_slot_00', 'iter_002_slot_01'].every((r) => existsSync(join(dir, 'runs', `.${r}.partial`, 'checkpoint.safetensors'))), 60_000);
-  cli.child.kill('SIGKILL');
-  await cli.done;
-  const before = jobEvents(dir, 'trial_submitted');
-  const resumed = startCli(['study', 'resume', dir], { env });
-  const end = await resumed.done;
-  assert.equal(end.code, 0, resumed.stderr());
-  assert.match(resumed.stdout(), new RegExp(`following ${scheduler} job \\d+, which an earlier run of the study submitted`));
-  const after = jobEvents(dir, 'trial_submitted');
-  for (const node of [1, 2]) {
-    assert.equal(after.filter((e) => e.node === node).length, before.filter((e) => e.node === node).length, `node ${node}: no second job`);
+  try {
+    await waitFor('two jobs to train', () => jobEvents(dir, 'trial_submitted').length >= 2 && runs.map(freeze).every(Boolean), 60_000);
+    cli.child.kill('SIGKILL');
+    await cli.done;
+    const before = jobEvents(dir, 'trial_submitted');
+    const resumed = startCli(['study', 'resume', dir], { env });
+    const following = new RegExp(`following ${scheduler} job \\d+, which an earlier run of the study submitted`, 'g');
+    await waitFor(() => `the resume to follow both jobs (it printed: ${resumed.stdout()})`, () => (resumed.stdout().match(following) ?? []).length === 2, 60_000);
+    for (const pid of frozen) process.kill(pid, 'SIGCONT');
+    frozen.clear();
+    const end = await resumed.done;
+    assert.equal(end.code, 0, resumed.stderr());
+    const after = jobEvents(dir, 'trial_submitted');
+    for (const node of [1, 2]) {
+      assert.equal(after.filter((e) => e.node === node).length, before.filter((e) => e.node === node).length, `node ${node}: no second job`);
+    }
+    assert.deepEqual(results(checkStudyFolder(dir)), results(straight));
+  } finally {
+    for (const pid of frozen) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
   }
-  assert.deepEqual(results(checkStudyFolder(dir)), results(straight));
 }
 
 /** `study run` of each config is refused with exit 2 and the one line `want` (warnings aside), and makes no study folder at `dir`. */
