@@ -50,6 +50,16 @@ export async function killWhileJobsRun(dir: string, config: string, env: NodeJS.
     for (const pid of pids) if (!frozen.has(pid)) (process.kill(pid, 'SIGSTOP'), frozen.add(pid));
     return pids.length > 0;
   };
+  const thaw = (): void => {
+    for (const pid of frozen) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+    frozen.clear();
+  };
   const cli = startCli(['study', 'run', config, '--dir', dir], { env });
   try {
     await waitFor('two jobs to train', () => jobEvents(dir, 'trial_submitted').length >= 2 && runs.map(freeze).every(Boolean), 60_000);
@@ -59,8 +69,7 @@ export async function killWhileJobsRun(dir: string, config: string, env: NodeJS.
     const resumed = startCli(['study', 'resume', dir], { env });
     const following = new RegExp(`following ${scheduler} job \\d+, which an earlier run of the study submitted`, 'g');
     await waitFor(() => `the resume to follow both jobs (it printed: ${resumed.stdout()})`, () => (resumed.stdout().match(following) ?? []).length === 2, 60_000);
-    for (const pid of frozen) process.kill(pid, 'SIGCONT');
-    frozen.clear();
+    thaw();
     const end = await resumed.done;
     assert.equal(end.code, 0, resumed.stderr());
     const after = jobEvents(dir, 'trial_submitted');
@@ -69,13 +78,7 @@ export async function killWhileJobsRun(dir: string, config: string, env: NodeJS.
     }
     assert.deepEqual(results(checkStudyFolder(dir)), results(straight));
   } finally {
-    for (const pid of frozen) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // already gone
-      }
-    }
+    thaw();
   }
 }
 
