@@ -52,7 +52,7 @@ import { createAgent } from '../src/study/agents/index.js';
 import { studyCreatedEvent } from '../src/study/create.js';
 import { simulateStudy, type Objective } from '../src/study/simulate.js';
 import type { StudyState } from '../src/study/state.js';
-import { bestNode, eligible } from '../src/study/tree.js';
+import { bestNode, eligible, lineage } from '../src/study/tree.js';
 import { flag, option } from './args.js';
 import { lineChart, type Panel, type Series } from './svg-chart.js';
 import { median } from '../src/util/stats.js';
@@ -118,13 +118,12 @@ interface Run {
  * without a pruner, it says how much any pruner could have saved there.
  */
 function pruningFloor(state: StudyState): number {
-  const lineage = new Set<number>();
-  for (let id = bestNode(state)?.id ?? null; id !== null; id = state.nodes[id - 1].parent) lineage.add(id);
+  const kept = new Set(lineage(state, bestNode(state)?.id ?? null).map((n) => n.id));
   let minutes = 0;
   for (const n of state.nodes) {
     const all = n.metrics?.training_time_min ?? 0;
     const first = n.evaluations[0]?.time_s;
-    minutes += lineage.has(n.id) || first === undefined ? all : Math.min(all, first / 60);
+    minutes += kept.has(n.id) || first === undefined ? all : Math.min(all, first / 60);
   }
   return minutes;
 }

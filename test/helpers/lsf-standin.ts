@@ -22,7 +22,7 @@
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 interface Job {
   id: number;
@@ -71,10 +71,15 @@ function limitOf(job: Job): number | undefined {
   }
 }
 
+/** Write `file` whole or not at all: a reader in another process never sees half of it. */
+function writeAtomically(file: string, text: string): void {
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
 function writeJob(job: Job): void {
-  const tmp = join(jobsDir, `.${job.id}.json.${process.pid}`);
-  writeFileSync(tmp, JSON.stringify(job));
-  renameSync(tmp, join(jobsDir, `${job.id}.json`));
+  writeAtomically(join(jobsDir, `${job.id}.json`), JSON.stringify(job));
 }
 
 /** The next job id, taken under a lock directory (bsubs may race). */
@@ -239,9 +244,7 @@ function bmod(args: string[]): void {
   if (args[0] !== '-W' || args.length !== 3) fail('Usage: bmod -W [hour:]minute job_ID (this stand-in knows only -W)');
   const job = readJob(args[2]);
   if (job === undefined) fail(`${args[2]}: No matching job found`);
-  const tmp = `${limitFile(job.id)}.${process.pid}`;
-  writeFileSync(tmp, String(minutes(args[1])));
-  renameSync(tmp, limitFile(job.id)); // the runner never reads half a number
+  writeAtomically(limitFile(job.id), String(minutes(args[1])));
   process.stdout.write(`Parameters of job <${job.id}> are being changed\n`);
 }
 
